@@ -1,0 +1,198 @@
+"""Typed stage outputs: one dataclass per arrow of the data flow.
+
+Every container holds N rows of numpy arrays (one row per person), validates
+its shapes on construction, and supports ``len``, boolean/int/slice indexing
+and ``empty()``. Units and frames are in the field names: ``_px`` image pixels
+(x right, y down, origin at the top-left pixel corner), ``_m`` metres,
+``_cam`` the camera frame (x right, y down, z forward), ``_world`` MediaPipe's
+hip-centred world frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+NUM_LANDMARKS = 33  # MediaPipe BlazePose landmarks
+
+T = TypeVar("T", bound="_Rows")
+
+
+def check_shape(name: str, array: np.ndarray, expected: tuple[int | None, ...]) -> None:
+    """Raise ``ValueError`` naming the expected and actual shape (None = any size)."""
+    ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape))
+    if not ok:
+        want = "(" + ", ".join("_" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(f"{name} must have shape {want}, but got shape {tuple(array.shape)}")
+
+
+class _Rows:
+    """Mixin for dataclasses whose array fields all have N rows."""
+
+    def __len__(self) -> int:
+        return len(getattr(self, dataclasses.fields(self)[0].name))  # type: ignore[arg-type]
+
+    def __getitem__(self: T, index: int | slice | list[int] | npt.NDArray[Any]) -> T:
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        rows = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            rows[f.name] = value[index] if isinstance(value, np.ndarray) and f.metadata.get("rows", True) else value
+        return type(self)(**rows)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if a is None or b is None or a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(eq=False)
+class Frame:
+    """One decoded image.
+
+    Attributes:
+        index: frame number in the source, from 0; gaps mean dropped frames (live sources).
+        time_s: presentation time in seconds from the start of the source.
+        image_rgb: (H, W, 3) uint8, already rotated upright.
+        intrinsics: optional (3, 3) pinhole matrix in pixels.
+    """
+
+    index: int
+    time_s: float
+    image_rgb: npt.NDArray[np.uint8]
+    intrinsics: npt.NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        check_shape("Frame.image_rgb", self.image_rgb, (None, None, 3))
+        if self.image_rgb.dtype != np.uint8:
+            raise ValueError(f"Frame.image_rgb must be uint8, but got {self.image_rgb.dtype}")
+        if self.intrinsics is not None:
+            check_shape("Frame.intrinsics", self.intrinsics, (3, 3))
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        return int(self.image_rgb.shape[1]), int(self.image_rgb.shape[0])
+
+
+@dataclass(eq=False)
+class Detections(_Rows):
+    """People found in one frame.
+
+    Attributes:
+        xyxy_px: (N, 4) float32 boxes (x0, y0, x1, y1) around the visible landmarks.
+        score: (N,) float32 detection confidence in [0, 1].
+        landmarks_px: (N, 33, 3) float32: x_px, y_px, visibility in [0, 1].
+        landmarks_world_m: (N, 33, 3) float32 MediaPipe world landmarks, metres, hip-centred.
+    """
+
+    xyxy_px: npt.NDArray[np.float32]
+    score: npt.NDArray[np.float32]
+    landmarks_px: npt.NDArray[np.float32]
+    landmarks_world_m: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy_px)
+        check_shape("Detections.xyxy_px", self.xyxy_px, (None, 4))
+        check_shape("Detections.score", self.score, (n,))
+        check_shape("Detections.landmarks_px", self.landmarks_px, (n, NUM_LANDMARKS, 3))
+        check_shape("Detections.landmarks_world_m", self.landmarks_world_m, (n, NUM_LANDMARKS, 3))
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(
+            xyxy_px=np.zeros((0, 4), np.float32),
+            score=np.zeros((0,), np.float32),
+            landmarks_px=np.zeros((0, NUM_LANDMARKS, 3), np.float32),
+            landmarks_world_m=np.zeros((0, NUM_LANDMARKS, 3), np.float32),
+        )
+
+
+class TrackState(IntEnum):
+    """Life cycle of a track: stored as int8 in the store."""
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+
+
+@dataclass(eq=False)
+class Tracks(_Rows):
+    """Tracked people in one frame: the detections they were matched to, plus identity.
+
+    A LOST track has no detection this frame: its box is the Kalman prediction,
+    its landmarks are NaN and ``detection_index`` is -1.
+
+    Attributes:
+        track_id: (N,) int64 stable ids, from 1.
+        state: (N,) int8 :class:`TrackState` values.
+        age: (N,) int32 frames since the track was born.
+        detection_index: (N,) int64 row in this frame's Detections, -1 when unmatched.
+        xyxy_px: (N, 4) float32 box: the matched detection's box (or the prediction when lost).
+        score, landmarks_px, landmarks_world_m: as in :class:`Detections`.
+    """
+
+    track_id: npt.NDArray[np.int64]
+    state: npt.NDArray[np.int8]
+    age: npt.NDArray[np.int32]
+    detection_index: npt.NDArray[np.int64]
+    xyxy_px: npt.NDArray[np.float32]
+    score: npt.NDArray[np.float32]
+    landmarks_px: npt.NDArray[np.float32]
+    landmarks_world_m: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        check_shape("Tracks.track_id", self.track_id, (None,))
+        check_shape("Tracks.state", self.state, (n,))
+        check_shape("Tracks.age", self.age, (n,))
+        check_shape("Tracks.detection_index", self.detection_index, (n,))
+        check_shape("Tracks.xyxy_px", self.xyxy_px, (n, 4))
+        check_shape("Tracks.score", self.score, (n,))
+        check_shape("Tracks.landmarks_px", self.landmarks_px, (n, NUM_LANDMARKS, 3))
+        check_shape("Tracks.landmarks_world_m", self.landmarks_world_m, (n, NUM_LANDMARKS, 3))
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        return cls(
+            track_id=np.zeros((0,), np.int64),
+            state=np.zeros((0,), np.int8),
+            age=np.zeros((0,), np.int32),
+            detection_index=np.zeros((0,), np.int64),
+            xyxy_px=np.zeros((0, 4), np.float32),
+            score=np.zeros((0,), np.float32),
+            landmarks_px=np.zeros((0, NUM_LANDMARKS, 3), np.float32),
+            landmarks_world_m=np.zeros((0, NUM_LANDMARKS, 3), np.float32),
+        )
+
+    @property
+    def confirmed(self) -> Tracks:
+        return self[self.state == TrackState.CONFIRMED]
+
+
+@dataclass(eq=False)
+class FrameResult:
+    """Everything computed for one frame: what the sinks (store, overlay, viewer) receive.
+
+    Later stages add optional fields (meshes); a sink ignores what it does not use.
+    """
+
+    frame_index: int
+    time_s: float
+    size_wh: tuple[int, int]
+    tracks: Tracks
+    extras: dict[str, Any] = field(default_factory=dict)
