@@ -188,11 +188,23 @@ class Tracks(_Rows):
 class FrameResult:
     """Everything computed for one frame: what the sinks (store, overlay, viewer) receive.
 
-    Later stages add optional fields (meshes); a sink ignores what it does not use.
+    ``tracks`` holds the people written for this frame (confirmed tracks that
+    were matched to a detection). Later stages add per-track arrays to
+    ``track_fields`` (name -> array with ``len(tracks)`` rows, e.g. ``tokens``
+    (N, 54), ``vertices_cam_m`` (N, V, 3)); the store writes every one of them
+    beside the Tracks fields, and a sink ignores what it does not use.
     """
 
     frame_index: int
     time_s: float
     size_wh: tuple[int, int]
     tracks: Tracks
-    extras: dict[str, Any] = field(default_factory=dict)
+    track_fields: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, value in self.track_fields.items():
+            if len(value) != len(self.tracks):
+                raise ValueError(
+                    f"FrameResult.track_fields[{name!r}] must have {len(self.tracks)} rows (one per track), "
+                    f"but got shape {tuple(value.shape)}"
+                )

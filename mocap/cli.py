@@ -1,0 +1,54 @@
+"""The ``mocap`` command line: dispatches to one module per subcommand in :mod:`mocap.commands`.
+
+This module owns logging setup and error reporting; library code never prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from mocap.errors import MocapError
+
+# Subcommand modules in the order `mocap --help` lists them.
+COMMANDS = ("run", "info", "synth", "render", "view", "export", "train", "models", "data")
+
+log = logging.getLogger("mocap")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mocap", description="Motion capture from ordinary video.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"mocap.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"mocap.commands.{name}":
+                continue  # not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)
+    try:
+        return int(args.handler(args) or 0)
+    except MocapError as error:
+        print(f"mocap {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"mocap {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
