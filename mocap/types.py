@@ -25,7 +25,7 @@ T = TypeVar("T", bound="_Rows")
 
 def check_shape(name: str, array: np.ndarray, expected: tuple[int | None, ...]) -> None:
     """Raise ``ValueError`` naming the expected and actual shape (None = any size)."""
-    ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape))
+    ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape, strict=False))
     if not ok:
         want = "(" + ", ".join("_" if e is None else str(e) for e in expected) + ")"
         raise ValueError(f"{name} must have shape {want}, but got shape {tuple(array.shape)}")
