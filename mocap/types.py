@@ -27,7 +27,8 @@ def check_shape(name: str, array: np.ndarray, expected: tuple[int | None, ...]) 
     """Raise ``ValueError`` naming the expected and actual shape (None = any size)."""
     ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape, strict=False))
     if not ok:
-        want = "(" + ", ".join("_" if e is None else str(e) for e in expected) + ")"
+        dims = ["_" if e is None else str(e) for e in expected]
+        want = f"({dims[0]},)" if len(dims) == 1 else "(" + ", ".join(dims) + ")"
         raise ValueError(f"{name} must have shape {want}, but got shape {tuple(array.shape)}")
 
 
