@@ -1,0 +1,108 @@
+"""``mocap run SOURCE -o run.zarr``: track the people of a video, image folder or webcam into a zarr store."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mocap.detect.pose import DetectConfig
+from mocap.errors import ConfigError
+from mocap.io.sources import Source, open_source
+from mocap.io.store import StoreWriter
+from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
+from mocap.track.tracker import TrackConfig
+from mocap.types import Frame, FrameResult
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="track people in a video, image folder or webcam into a zarr store",
+        description="Track people in SOURCE (a video file, a folder of images, or webcam:N) into a zarr store.",
+    )
+    p.add_argument("source", help="video file, image folder, or webcam:N")
+    p.add_argument("-o", "--output", type=Path, required=True, help="zarr store to write (a directory, e.g. run.zarr)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue an interrupted store where it stopped")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.add_argument("--overlay", type=Path, help="also write an H.264 video with boxes, ids and skeletons")
+    p.add_argument("--max-people", type=int, default=DetectConfig.max_people, help="most people detected per frame")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=DetectConfig.min_detection_confidence,
+        help="MediaPipe detection confidence threshold in [0, 1]",
+    )
+    p.add_argument("--max-frames", type=int, help="stop after this many frames (default: the whole source)")
+    p.add_argument("--fps", type=float, help="frame rate of an image folder (default 30)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def _limited(source: Source, max_frames: int | None) -> Iterator[Frame]:
+    return iter(source) if max_frames is None else itertools.islice(iter(source), max_frames)
+
+
+class _Limited:
+    """A source view that stops after ``max_frames`` frames (keeps the Source attributes)."""
+
+    def __init__(self, source: Source, max_frames: int | None) -> None:
+        self._source, self._max = source, max_frames
+        self.is_live, self.description = source.is_live, source.description
+
+    def __iter__(self) -> Iterator[Frame]:
+        return _limited(self._source, self._max)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_people < 1:
+        raise ConfigError(f"--max-people must be at least 1, got {args.max_people}")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise ConfigError(f"--min-confidence must be in [0, 1], got {args.min_confidence}")
+    config = RunConfig(
+        detect=DetectConfig(
+            max_people=args.max_people,
+            min_detection_confidence=args.min_confidence,
+            min_presence_confidence=args.min_confidence,
+        ),
+        track=TrackConfig(),
+    )
+    mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
+    # The store is opened first: a wrong output path fails before any decoding work.
+    writer = StoreWriter(args.output, mode=mode, attrs={"config": config.to_dict()})
+    try:
+        source = open_source(args.source, start_frame=writer.resume_from, fps=args.fps)
+    except BaseException:
+        writer.close(status="interrupted" if mode == "resume" else "failed")
+        raise
+    with source:
+        writer.set_source(source)
+        pipeline = Pipeline(config, first_track_id=writer.next_track_id)
+        sinks: list[Sink] = [StoreSink(writer)]
+        if args.overlay is not None:
+            sinks.append(OverlaySink(args.overlay, source.fps, source.size_wh))
+        total = source.num_frames - writer.resume_from if source.num_frames else None
+        if args.max_frames is not None:
+            total = min(total, args.max_frames) if total is not None else args.max_frames
+        bar = tqdm(total=total, unit="frame", disable=args.no_progress or None, file=sys.stderr, dynamic_ncols=True)
+
+        def on_frame(result: FrameResult, stats: CaptureStats) -> None:
+            bar.update(1)
+            bar.set_postfix(fps=f"{stats.fps:.1f}", people=len(result.tracks), ids=len(stats.track_ids))
+
+        try:
+            stats = capture(_Limited(source, args.max_frames), pipeline, sinks, on_frame=on_frame)  # type: ignore[arg-type]
+        finally:
+            bar.close()
+    print(
+        f"{args.output}: {stats.frames} frames at {stats.fps:.1f} frames/s, "
+        f"{len(stats.track_ids)} tracks, {stats.person_frames} person-frames"
+        + (f"; overlay {args.overlay}" if args.overlay else ""),
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,167 @@
+"""The capture pipeline: Source -> Detector -> Tracker -> FrameResult -> sinks.
+
+``Pipeline.process(frame)`` is the one verb: a frame in, a :class:`FrameResult` out.
+``capture(...)`` drives a whole source into sinks (the zarr store, an overlay video)
+and makes sure that whatever happens (a broken video, a vanished webcam, Ctrl-C)
+every processed frame is flushed and the store is closed with an honest status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mocap.detect.pose import DetectConfig, PoseDetector
+from mocap.draw.overlay import draw_status, draw_tracks
+from mocap.errors import NoPersonError
+from mocap.io.sources import Source
+from mocap.io.store import StoreWriter
+from mocap.io.video_writer import VideoWriter
+from mocap.track.tracker import TrackConfig, Tracker
+from mocap.types import Frame, FrameResult, TrackState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what ``mocap run`` computes; stored in the run's attrs."""
+
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Sink(Protocol):
+    """Receives every frame's result; ``close`` is always called, also after an error."""
+
+    def write(self, result: FrameResult, frame: Frame) -> None: ...
+
+    def close(self, status: str) -> None: ...
+
+
+class Pipeline:
+    """Detect and track people frame by frame."""
+
+    def __init__(self, config: RunConfig, *, first_track_id: int = 1) -> None:
+        self.config = config
+        self.detector = PoseDetector(config.detect)
+        self.tracker = Tracker(config.track, first_track_id=first_track_id)
+        self._last_index: int | None = None
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Detect and track the people in ``frame``; the result holds the confirmed, matched tracks."""
+        # A live source drops frames: let the tracker predict across the gap.
+        gap = 1 if self._last_index is None else max(1, frame.index - self._last_index)
+        self._last_index = frame.index
+        detections = self.detector.detect(frame)
+        tracks = self.tracker.update(detections, frame_gap=gap)
+        written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
+        return FrameResult(frame_index=frame.index, time_s=frame.time_s, size_wh=frame.size_wh, tracks=written)
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+class StoreSink:
+    """Appends every result to a zarr store."""
+
+    def __init__(self, writer: StoreWriter) -> None:
+        self.writer = writer
+
+    def write(self, result: FrameResult, frame: Frame) -> None:
+        self.writer.write(result)
+
+    def close(self, status: str) -> None:
+        self.writer.close(status=status)
+
+
+class OverlaySink:
+    """Writes an H.264 video of the frames with boxes, ids and skeletons drawn on them."""
+
+    def __init__(self, path: Path, fps: float, size_wh: tuple[int, int]) -> None:
+        self.video = VideoWriter(path, fps, size_wh)
+
+    def write(self, result: FrameResult, frame: Frame) -> None:
+        image = draw_tracks(frame.image_rgb, result.tracks)
+        self.video.write(draw_status(image, f"frame {result.frame_index}  people {len(result.tracks)}"))
+
+    def close(self, status: str) -> None:
+        self.video.close()
+
+
+@dataclass
+class CaptureStats:
+    """What a capture did: shown by the CLI and used by the benchmarks."""
+
+    frames: int = 0
+    person_frames: int = 0
+    track_ids: set[int] = field(default_factory=set)
+    first_index: int | None = None
+    last_index: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def capture(
+    source: Source,
+    pipeline: Pipeline,
+    sinks: Iterable[Sink],
+    *,
+    on_frame: Callable[[FrameResult, CaptureStats], None] | None = None,
+    require_person: bool = True,
+) -> CaptureStats:
+    """Run ``pipeline`` over every frame of ``source`` into ``sinks``.
+
+    Sinks are closed in every case: with status "complete" when the source ended
+    (or a live source was stopped with Ctrl-C), "interrupted" on any error, so a
+    store keeps every frame that was processed and can be resumed.
+
+    Raises:
+        NoPersonError: after a complete run in which nobody was ever tracked
+            (the store is still written and closed first).
+    """
+    sinks = list(sinks)
+    stats = CaptureStats()
+    status = "interrupted"
+    start = time.perf_counter()
+    try:
+        for frame in source:
+            result = pipeline.process(frame)
+            for sink in sinks:
+                sink.write(result, frame)
+            stats.frames += 1
+            stats.person_frames += len(result.tracks)
+            stats.track_ids.update(int(i) for i in result.tracks.track_id)
+            stats.first_index = frame.index if stats.first_index is None else stats.first_index
+            stats.last_index = frame.index
+            stats.seconds = time.perf_counter() - start
+            if on_frame is not None:
+                on_frame(result, stats)
+        status = "complete"
+    except KeyboardInterrupt:
+        if not source.is_live:
+            raise
+        status = "complete"  # stopping a webcam with Ctrl-C is the normal way to end a live capture
+        log.info("live capture stopped by the user after %d frames", stats.frames)
+    finally:
+        stats.seconds = time.perf_counter() - start
+        for sink in sinks:
+            sink.close(status)
+        pipeline.close()
+    if require_person and stats.frames > 0 and not stats.track_ids:
+        raise NoPersonError(
+            f"nobody was tracked in {stats.frames} frames of {source.description}: check that people are visible "
+            "and at least ~1/6 of the frame tall, or lower --min-confidence"
+        )
+    return stats

@@ -1,0 +1,115 @@
+"""End to end: the `mocap` command on clips with real people, and its answers to bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from mocap.io.store import open_store
+
+from mocap.cli import main
+
+
+def test_run_tracks_a_person_into_a_store_with_overlay(person_clip: Path, tmp_path: Path) -> None:
+    store_path, overlay = tmp_path / "run.zarr", tmp_path / "overlay.mp4"
+    assert main(["run", str(person_clip), "-o", str(store_path), "--overlay", str(overlay), "--no-progress"]) == 0
+
+    store = open_store(store_path)
+    assert store.attrs["status"] == "complete"
+    assert store.num_frames == 24
+    assert len(store.track_ids) == 1, "one person moving smoothly keeps one id"
+    track = store.track(store.track_ids[0])
+    assert len(track.frame_index) >= 20  # confirmed after a few frames, then every frame
+    # The person slides right: the box centre moves right by roughly the slide distance (200 px).
+    centre_x = track["xyxy_px"][:, [0, 2]].mean(axis=1)
+    assert 120 < centre_x[-1] - centre_x[0] < 260
+    nose = track["landmarks_px"][:, 0]
+    assert np.all(nose[:, 2] > 0.5) and np.all((nose[:, 1] > 80) & (nose[:, 1] < 300))
+
+    with av.open(str(overlay)) as video:
+        stream = video.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(stream)) == 24
+
+
+def test_info_summarises_the_store(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_path = tmp_path / "run.zarr"
+    main(["run", str(person_clip), "-o", str(store_path), "--no-progress"])
+    capsys.readouterr()
+    assert main(["info", str(store_path)]) == 0
+    out = capsys.readouterr().out
+    assert "landmarks_px" in out and "24" in out
+
+
+def test_existing_store_needs_resume_or_overwrite(
+    person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_path = tmp_path / "run.zarr"
+    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--max-frames", "5"]) == 0
+    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress"]) == 3
+    assert "--resume" in capsys.readouterr().err
+    assert open_store(store_path).num_frames == 5, "a refused run must not touch the store"
+    # Resume continues after the last stored frame.
+    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--resume"]) == 0
+    store = open_store(store_path)
+    assert store.num_frames == 24 and store.frame_index.tolist() == list(range(24))
+    assert (
+        main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--overwrite", "--max-frames", "3"]) == 0
+    )
+    assert open_store(store_path).num_frames == 3
+
+
+@pytest.mark.parametrize(
+    ("make_source", "code", "words"),
+    [
+        (lambda tmp: tmp / "missing.mp4", 2, "not found"),
+        (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", 2, "video"),
+    ],
+)
+def test_bad_sources_exit_with_a_clear_message(
+    make_source, code: int, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(make_source(tmp_path)), "-o", str(tmp_path / "o.zarr"), "--no-progress"]) == code
+    err = capsys.readouterr().err
+    assert words in err.lower() and err.count("\n") == 1
+
+
+def test_nobody_in_the_clip(empty_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_path = tmp_path / "o.zarr"
+    assert main(["run", str(empty_clip), "-o", str(store_path), "--no-progress"]) == 6
+    assert "nobody" in capsys.readouterr().err
+    assert open_store(store_path).num_frames == 10, "the frames table is still written"
+
+
+def test_truncated_video_keeps_the_frames_before_the_damage(
+    person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.mp4"
+    data = person_clip.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    store_path = tmp_path / "o.zarr"
+    code = main(["run", str(cut), "-o", str(store_path), "--no-progress"])
+    store = open_store(store_path)
+    if code == 0:  # the cut fell where the decoder ends cleanly: every decodable frame is stored
+        assert 0 < store.num_frames <= 24
+    else:
+        assert code == 2 and "truncat" in capsys.readouterr().err.lower()
+        assert 0 < store.num_frames < 24 and store.attrs["status"] == "interrupted"
+
+
+def test_unwritable_output(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["run", str(person_clip), "-o", str(blocker / "run.zarr"), "--no-progress"]) == 3
+    assert "writable" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("mocap") is None, reason="console script not installed")
+def test_console_script_help() -> None:
+    import subprocess
+
+    out = subprocess.run(["mocap", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "run" in out and "info" in out
