@@ -209,3 +209,86 @@ class FrameResult:
                     f"FrameResult.track_fields[{name!r}] must have {len(self.tracks)} rows (one per track), "
                     f"but got shape {tuple(value.shape)}"
                 )
+
+
+@dataclass(eq=False)
+class Crops(_Rows):
+    """Square crops of tracked people, the input of the mesh model.
+
+    Attributes:
+        track_id: (N,) int64.
+        center_px: (N, 2) float64 crop centre in the image.
+        size_px: (N,) float64 side of the square crop.
+        landmarks_crop: (N, 33, 3) float32: x, y in crop coordinates ([-1, 1] inside the crop), visibility.
+        landmarks_world_m: (N, 33, 3) float32 MediaPipe world landmarks.
+    """
+
+    track_id: npt.NDArray[np.int64]
+    center_px: npt.NDArray[np.float64]
+    size_px: npt.NDArray[np.float64]
+    landmarks_crop: npt.NDArray[np.float32]
+    landmarks_world_m: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        check_shape("Crops.track_id", self.track_id, (None,))
+        check_shape("Crops.center_px", self.center_px, (n, 2))
+        check_shape("Crops.size_px", self.size_px, (n,))
+        check_shape("Crops.landmarks_crop", self.landmarks_crop, (n, NUM_LANDMARKS, 3))
+        check_shape("Crops.landmarks_world_m", self.landmarks_world_m, (n, NUM_LANDMARKS, 3))
+
+
+@dataclass(eq=False)
+class TokenPredictions(_Rows):
+    """MEGA's answer per crop.
+
+    Attributes:
+        track_id: (N,) int64.
+        ids: (N, T) int64 token ids (T = 54) of the argmax (or first) answer.
+        confidence: (N, T) float32 probability of each chosen token.
+        rotation_6d: (N, 6) float32 global orientation of the canonical mesh in the camera frame.
+        camera: (N, 3) float32 weak-perspective crop camera (s, tx, ty).
+        uncertainty: (N,) float32 cheap per-crop uncertainty from the argmax pass (higher = less sure).
+        samples: optional (N, K, T) int64 token ids of K stochastic samples.
+    """
+
+    track_id: npt.NDArray[np.int64]
+    ids: npt.NDArray[np.int64]
+    confidence: npt.NDArray[np.float32]
+    rotation_6d: npt.NDArray[np.float32]
+    camera: npt.NDArray[np.float32]
+    uncertainty: npt.NDArray[np.float32]
+    samples: npt.NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        check_shape("TokenPredictions.ids", self.ids, (n, None))
+        check_shape("TokenPredictions.confidence", self.confidence, self.ids.shape)
+        check_shape("TokenPredictions.rotation_6d", self.rotation_6d, (n, 6))
+        check_shape("TokenPredictions.camera", self.camera, (n, 3))
+        check_shape("TokenPredictions.uncertainty", self.uncertainty, (n,))
+        if self.samples is not None:
+            check_shape("TokenPredictions.samples", self.samples, (n, None, self.ids.shape[1]))
+
+
+@dataclass(eq=False)
+class Meshes(_Rows):
+    """Posed meshes in the camera frame (x right, y down, z forward; metres).
+
+    Attributes:
+        track_id: (N,) int64.
+        vertices_cam_m: (N, V, 3) float32.
+        vertex_uncertainty_m: (N, V) float32 mean distance of the sampled meshes to their mean (0 if not sampled).
+        joints_cam_m: (N, J, 3) float32 joints regressed from the vertices.
+    """
+
+    track_id: npt.NDArray[np.int64]
+    vertices_cam_m: npt.NDArray[np.float32]
+    vertex_uncertainty_m: npt.NDArray[np.float32]
+    joints_cam_m: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.track_id)
+        check_shape("Meshes.vertices_cam_m", self.vertices_cam_m, (n, None, 3))
+        check_shape("Meshes.vertex_uncertainty_m", self.vertex_uncertainty_m, self.vertices_cam_m.shape[:2])
+        check_shape("Meshes.joints_cam_m", self.joints_cam_m, (n, None, 3))
