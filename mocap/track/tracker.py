@@ -1,0 +1,242 @@
+"""Multi-person tracker: SORT/ByteTrack-style association on boxes and body landmarks.
+
+Each frame: every track's box Kalman filter predicts; confirmed and lost tracks are matched first
+on IoU plus landmark similarity (the landmarks tell two people apart while their boxes overlap),
+then tentative tracks on IoU alone; unmatched confident detections start tentative tracks.
+Each returned row carries the index of the detection it was matched to, so no caller ever has to
+re-match outputs to inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from mocap.errors import ConfigError
+from mocap.track.kalman_box import BoxKalmanFilter
+from mocap.track.matching import DEFAULT_KAPPA, assign, box_iou, landmark_similarity, move_landmarks
+from mocap.types import NUM_LANDMARKS, Detections, Tracks, TrackState
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """How detections become tracks.
+
+    Attributes:
+        iou_weight: weight of box IoU against landmark similarity in the confirmed-track cost
+            ``1 - (iou_weight * iou + (1 - iou_weight) * landmark_similarity)``. Equal weights:
+            IoU carries where a person is going, landmarks who they are while boxes overlap.
+        match_threshold: highest cost of a confirmed/lost track-detection pair: 0.8 accepts a
+            combined similarity of 0.2, ByteTrack's first-stage threshold (IoU >= 0.2) on our mix.
+        tentative_match_threshold: highest ``1 - IoU`` for a tentative track: 0.7, so IoU >= 0.3,
+            ByteTrack's threshold for unconfirmed tracks (a new track has no velocity yet).
+        min_hits: consecutive matches that confirm a tentative track: 3 frames (0.1 s at 30 fps)
+            drop one- and two-frame false positives at little delay.
+        max_lost_frames: frames a confirmed track survives unmatched, as LOST, before deletion:
+            30 = 1 s at 30 fps (ByteTrack's track buffer), enough to walk behind another person.
+        min_score: detections scoring below this may continue a track but never start one
+            (ByteTrack's observation: low scores are mostly occluded people already tracked).
+        landmark_kappa: landmark tolerance as a fraction of the person's scale
+            (see :func:`mocap.track.matching.landmark_similarity`).
+    """
+
+    iou_weight: float = 0.5
+    match_threshold: float = 0.8
+    tentative_match_threshold: float = 0.7
+    min_hits: int = 3
+    max_lost_frames: int = 30
+    min_score: float = 0.5
+    landmark_kappa: float = DEFAULT_KAPPA
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.iou_weight <= 1.0:
+            raise ConfigError(f"TrackConfig.iou_weight must be in [0, 1], but got {self.iou_weight}")
+        for name in ("match_threshold", "tentative_match_threshold"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"TrackConfig.{name} must be in (0, 1], but got {getattr(self, name)}")
+        if self.min_hits < 1 or self.max_lost_frames < 0:
+            raise ConfigError(
+                f"TrackConfig needs min_hits >= 1 and max_lost_frames >= 0, "
+                f"but got min_hits={self.min_hits}, max_lost_frames={self.max_lost_frames}"
+            )
+        if self.landmark_kappa <= 0:
+            raise ConfigError(f"TrackConfig.landmark_kappa must be > 0, but got {self.landmark_kappa}")
+
+
+@dataclass
+class _Track:
+    """One person's mutable tracking state (private to the tracker)."""
+
+    track_id: int
+    kalman: BoxKalmanFilter
+    state: TrackState
+    hits: int  # consecutive updates with a match
+    age: int  # frames since birth
+    frames_unmatched: int  # frames since the last match
+    landmarks_px: npt.NDArray[np.float64]  # (33, 3) last matched landmarks...
+    landmarks_xyxy_px: npt.NDArray[np.float64]  # (4,) ...and the detected box they were in
+
+
+class Tracker:
+    """Gives each detected person a stable id across frames.
+
+    Args:
+        config: association settings; the defaults suit 25-60 fps video.
+        first_track_id: id of the first new track (>= 1): a resumed run passes its next free id.
+
+    Example:
+        >>> tracker = Tracker(TrackConfig(min_hits=1))
+        >>> tracker.update(Detections.empty()).track_id.tolist()
+        []
+    """
+
+    def __init__(self, config: TrackConfig | None = None, first_track_id: int = 1) -> None:
+        if first_track_id < 1:
+            raise ConfigError(f"first_track_id must be >= 1 (ids start at 1), but got {first_track_id}")
+        self.config = config or TrackConfig()
+        self._first_track_id = first_track_id
+        self._next_track_id = first_track_id
+        self._tracks: list[_Track] = []
+
+    @property
+    def next_track_id(self) -> int:
+        """The id the next new track will get: store it to resume numbering later."""
+        return self._next_track_id
+
+    def reset(self) -> None:
+        """Forget every track and restart numbering at ``first_track_id`` (call between videos)."""
+        self._tracks = []
+        self._next_track_id = self._first_track_id
+
+    def update(self, detections: Detections, frame_gap: int = 1) -> Tracks:
+        """Associate one frame's detections with the tracks.
+
+        Args:
+            detections: this frame's people (never modified).
+            frame_gap: frames since the previous call: 1 normally, more when a live source
+                dropped frames; the Kalman filters predict that many steps.
+
+        Returns:
+            every live track sorted by id: tentative and confirmed ones matched this frame
+            (``detection_index`` >= 0) and LOST ones (predicted box, score 0, NaN landmarks,
+            ``detection_index`` -1).
+        """
+        if frame_gap < 1:
+            raise ValueError(f"frame_gap must be >= 1 (frames since the previous update), but got {frame_gap}")
+        self._predict(frame_gap)
+        detection_index = {track.track_id: d for track, d in self._associate(detections)}
+        for track in self._tracks:
+            if track.track_id in detection_index:
+                self._on_match(track, detections, detection_index[track.track_id])
+        self._on_miss([track for track in self._tracks if track.track_id not in detection_index])
+        unmatched = np.setdiff1d(np.arange(len(detections)), np.array(list(detection_index.values()), np.int64))
+        for d in unmatched[detections.score[unmatched] >= self.config.min_score]:
+            detection_index[self._start_track(detections, int(d))] = int(d)
+        return self._rows(detections, detection_index)
+
+    # --- steps of update, in order ---------------------------------------------------------
+
+    def _predict(self, frame_gap: int) -> None:
+        for track in self._tracks:
+            track.kalman.predict(frame_gap)
+            track.age += frame_gap
+            track.frames_unmatched += frame_gap
+        expired = [t.track_id for t in self._tracks if t.frames_unmatched > self.config.max_lost_frames]
+        if expired:
+            logger.debug("tracks %s unmatched for over %d frames: deleted", expired, self.config.max_lost_frames)
+        self._tracks = [t for t in self._tracks if t.frames_unmatched <= self.config.max_lost_frames]
+
+    def _associate(self, detections: Detections) -> list[tuple[_Track, int]]:
+        """(track, detection row) pairs: confirmed and lost tracks first, then tentative ones."""
+        cfg = self.config
+        established = [t for t in self._tracks if t.state != TrackState.TENTATIVE]
+        tentative = [t for t in self._tracks if t.state == TrackState.TENTATIVE]
+
+        iou = box_iou(_boxes_xyxy_px(established), detections.xyxy_px)  # (T, D)
+        landmarks = landmark_similarity(
+            _predicted_landmarks_px(established), detections.landmarks_px, cfg.landmark_kappa
+        )
+        matches, _, free = assign(1.0 - (cfg.iou_weight * iou + (1 - cfg.iou_weight) * landmarks), cfg.match_threshold)
+        pairs = [(established[r], int(c)) for r, c in matches]
+
+        # Tentative tracks have had too few frames for their landmarks or velocity to be trusted.
+        iou = box_iou(_boxes_xyxy_px(tentative), detections.xyxy_px[free])  # (T', D')
+        matches, _, _ = assign(1.0 - iou, cfg.tentative_match_threshold)
+        return pairs + [(tentative[r], int(free[c])) for r, c in matches]
+
+    def _on_match(self, track: _Track, detections: Detections, d: int) -> None:
+        box = detections.xyxy_px[d].astype(np.float64)
+        track.kalman.update(box)
+        track.landmarks_px = detections.landmarks_px[d].astype(np.float64)
+        track.landmarks_xyxy_px = box
+        track.hits += 1
+        track.frames_unmatched = 0
+        if track.state == TrackState.LOST or track.hits >= self.config.min_hits:
+            track.state = TrackState.CONFIRMED
+
+    def _on_miss(self, missed: list[_Track]) -> None:
+        # A tentative track that misses once was most likely a false positive: drop it.
+        dropped = {t.track_id for t in missed if t.state == TrackState.TENTATIVE}
+        for track in missed:
+            track.hits = 0
+            track.state = TrackState.LOST
+        self._tracks = [t for t in self._tracks if t.track_id not in dropped]
+
+    def _start_track(self, detections: Detections, d: int) -> int:
+        box = detections.xyxy_px[d].astype(np.float64)
+        track = _Track(
+            track_id=self._next_track_id,
+            kalman=BoxKalmanFilter(box),
+            state=TrackState.CONFIRMED if self.config.min_hits <= 1 else TrackState.TENTATIVE,
+            hits=1,
+            age=0,
+            frames_unmatched=0,
+            landmarks_px=detections.landmarks_px[d].astype(np.float64),
+            landmarks_xyxy_px=box,
+        )
+        self._tracks.append(track)
+        self._next_track_id += 1
+        return track.track_id
+
+    def _rows(self, detections: Detections, detection_index: dict[int, int]) -> Tracks:
+        """One row per live track, by id: matched rows copy their detection, LOST rows get the prediction."""
+        tracks = sorted(self._tracks, key=lambda t: t.track_id)
+        index = np.array([detection_index.get(t.track_id, -1) for t in tracks], np.int64)
+        seen, rows = index >= 0, index[index >= 0]
+        xyxy_px = _boxes_xyxy_px(tracks).astype(np.float32)
+        xyxy_px[seen] = detections.xyxy_px[rows]
+        score = np.zeros(len(tracks), np.float32)
+        score[seen] = detections.score[rows]
+        landmarks_px = np.full((len(tracks), NUM_LANDMARKS, 3), np.nan, np.float32)
+        landmarks_px[seen] = detections.landmarks_px[rows]
+        landmarks_world_m = np.full((len(tracks), NUM_LANDMARKS, 3), np.nan, np.float32)
+        landmarks_world_m[seen] = detections.landmarks_world_m[rows]
+        return Tracks(
+            track_id=np.array([t.track_id for t in tracks], np.int64),
+            state=np.array([t.state for t in tracks], np.int8),
+            age=np.array([t.age for t in tracks], np.int32),
+            detection_index=index,
+            xyxy_px=xyxy_px,
+            score=score,
+            landmarks_px=landmarks_px,
+            landmarks_world_m=landmarks_world_m,
+        )
+
+
+def _boxes_xyxy_px(tracks: list[_Track]) -> npt.NDArray[np.float64]:
+    """(T, 4) the tracks' current Kalman boxes."""
+    return np.array([t.kalman.xyxy_px for t in tracks], np.float64).reshape(-1, 4)
+
+
+def _predicted_landmarks_px(tracks: list[_Track]) -> npt.NDArray[np.float64]:
+    """(T, 33, 3) each track's last landmarks carried into its current Kalman box."""
+    if not tracks:
+        return np.zeros((0, NUM_LANDMARKS, 3))
+    landmarks = np.stack([t.landmarks_px for t in tracks])
+    seen_in = np.stack([t.landmarks_xyxy_px for t in tracks])
+    return move_landmarks(landmarks, seen_in, _boxes_xyxy_px(tracks))
