@@ -94,7 +94,7 @@ def presence_score(xy_norm: npt.NDArray[np.float32], presence: npt.NDArray[np.fl
     Returns:
         (N,) float32 in [0, 1]; a person with no landmark inside scores the mean over all.
     """
-    inside = ((xy_norm >= 0.0) & (xy_norm <= 1.0)).all(axis=-1)  # (N, 33)
+    inside = np.all((xy_norm >= 0.0) & (xy_norm <= 1.0), axis=-1)  # (N, 33) bool
     inside[~inside.any(axis=1)] = True
     return ((presence * inside).sum(axis=1) / inside.sum(axis=1)).astype(np.float32)
 

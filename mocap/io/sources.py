@@ -1,0 +1,430 @@
+"""Frame sources: video files (PyAV), image folders, and webcams (OpenCV).
+
+Every source yields :class:`~mocap.types.Frame` objects with their true index and
+time, upright RGB images, and raises :class:`~mocap.errors.SourceError` with the fix
+when the input is missing, unreadable or breaks part-way.
+
+Example:
+    >>> with open_source("clip.mp4") as source:
+    ...     for frame in source:
+    ...         frame.index, frame.time_s, frame.image_rgb.shape
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from mocap.errors import SourceError
+from mocap.types import Frame
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+DEFAULT_IMAGE_FPS = 30.0
+_REMUX_FIX = "re-mux or re-encode it (e.g. `ffmpeg -i in.mp4 -c copy out.mp4`, or `-c:v libx264` if that fails)"
+
+
+class Source:
+    """Base class of every frame source: metadata, iteration, context manager.
+
+    Attributes:
+        fps: frames per second (nominal for live sources).
+        size_wh: (width, height) of the upright images in pixels.
+        num_frames: frame count when known (None for live sources).
+        is_live: True for a camera: frames are dropped rather than queued.
+        description: one line naming the kind, path and format, for logs and store attrs.
+    """
+
+    fps: float
+    size_wh: tuple[int, int]
+    num_frames: int | None
+    is_live: bool
+    description: str
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release files, decoders and threads; safe to call twice."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_source(spec: str | Path, *, start_frame: int = 0, fps: float | None = None) -> Source:
+    """Open a video file, a folder of images, or ``webcam:N``.
+
+    Args:
+        spec: path of a video file or image folder, or ``webcam:N`` for camera N.
+        start_frame: first frame index to yield (resuming a run); earlier frames are skipped.
+        fps: frame rate of an image folder (default 30); for a video or webcam, overrides
+            the rate reported by the container or driver.
+
+    Raises:
+        SourceError: the path is missing or holds no readable video or images.
+    """
+    if start_frame < 0:
+        raise SourceError(f"start_frame must be >= 0, but got {start_frame}")
+    text = str(spec)
+    if text.startswith("webcam:"):
+        return WebcamSource(_camera_index(text), start_frame=start_frame, fps=fps)
+    path = Path(spec)
+    if not path.exists():
+        raise SourceError(f"{path}: file or folder not found; check the path")
+    if path.is_dir():
+        return ImageFolderSource(path, start_frame=start_frame, fps=fps)
+    return VideoSource(path, start_frame=start_frame, fps=fps)
+
+
+def _camera_index(spec: str) -> int:
+    try:
+        return int(spec.removeprefix("webcam:"))
+    except ValueError:
+        raise SourceError(f"{spec!r} is not a camera: write webcam:N with N a number, e.g. webcam:0") from None
+
+
+# --- video files ---------------------------------------------------------------------------------------------------
+
+
+def upright(image: npt.NDArray[np.uint8], rotation_ccw_deg: float) -> npt.NDArray[np.uint8]:
+    """Rotate a decoded (H, W, C) image counter-clockwise by a multiple of 90 degrees.
+
+    ``rotation_ccw_deg`` is the display-matrix rotation (PyAV's ``VideoFrame.rotation``,
+    FFmpeg's ``av_display_rotation_get``): how far a player turns the decoded picture
+    counter-clockwise. A phone's portrait clip reads -90 (shown turned clockwise).
+    """
+    quarter_turns = round(rotation_ccw_deg / 90.0) % 4
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def _rotation_ccw_deg(stream: Any, first_frame: Any) -> int:
+    """Display rotation of the stream: the frame's display matrix, else the legacy ``rotate`` tag."""
+    if first_frame.rotation:
+        return int(first_frame.rotation)
+    tag = stream.metadata.get("rotate")  # clockwise degrees, written by old muxers
+    return -int(float(tag)) if tag else 0
+
+
+def _duration_s(container: Any, stream: Any) -> float | None:
+    """Length of the video stream in seconds from the container's header, if it says."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")  # Matroska/WebM per-track tag "HH:MM:SS.nnnnnnnnn"
+    if tag:
+        hours, minutes, seconds = tag.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    if container.duration and len(container.streams) == 1:  # with audio, the container may outlast the video
+        return float(container.duration / av.time_base)
+    return None
+
+
+def _stream_fps(stream: Any) -> float:
+    """Average frame rate, else FFmpeg's guess, else one frame per time-base tick."""
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate:
+            return float(rate)
+    return float(1 / stream.time_base) if stream.time_base else DEFAULT_IMAGE_FPS
+
+
+class VideoSource(Source):
+    """A video file decoded by PyAV (any codec FFmpeg reads), threaded, never dropping frames.
+
+    Frame indices count from the first frame of the file. After a seek (``start_frame > 0``)
+    they are derived from the presentation time times ``fps``: exact for constant-rate video.
+    """
+
+    is_live = False
+
+    def __init__(self, path: Path, *, start_frame: int = 0, fps: float | None = None) -> None:
+        self.path = path
+        self.start_frame = start_frame
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            first = self._first_frame(container, stream)
+            self.rotation_ccw_deg = _rotation_ccw_deg(stream, first)
+            self.fps = float(fps) if fps else _stream_fps(stream)
+            self.codec = stream.codec_context.name
+            self._time_base: Fraction = stream.time_base or Fraction(1, 1_000_000)
+            self._start_pts = stream.start_time or 0
+            self._exact_frames: int | None = stream.frames or None  # from the container index (mp4, avi)
+            self._duration_s = _duration_s(container, stream)
+            estimate = round(self._duration_s * self.fps) if self._duration_s else None
+            self.num_frames = self._exact_frames or estimate
+        finally:
+            container.close()
+        w, h = first.width, first.height
+        self.size_wh = (h, w) if self.rotation_ccw_deg % 180 else (w, h)
+        self.description = (
+            f"video {path} ({self.codec}, {self.size_wh[0]}x{self.size_wh[1]}, {self.fps:g} fps, "
+            f"{self.num_frames or 'unknown'} frames, rotation {self.rotation_ccw_deg})"
+        )
+        self._container: Any = None
+
+    def _open(self) -> Any:
+        try:
+            container = av.open(str(self.path))
+        except (av.FFmpegError, OSError) as e:
+            raise SourceError(
+                f"{self.path}: not a readable video ({e}); check that it is a video file, "
+                f"or {_REMUX_FIX} if it is truncated"
+            ) from e
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"{self.path}: has no video stream; pass a video file, an image folder or webcam:N")
+        return container
+
+    def _first_frame(self, container: Any, stream: Any) -> Any:
+        try:
+            return next(container.decode(stream))
+        except StopIteration:
+            raise SourceError(
+                f"{self.path}: no frame could be decoded: the video is empty or truncated; "
+                f"re-export the clip, or {_REMUX_FIX}"
+            ) from None
+        except av.FFmpegError as e:
+            raise SourceError(
+                f"{self.path}: cannot decode the first frame, the video is corrupt or truncated ({e}); {_REMUX_FIX}"
+            ) from e
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.close()
+        self._container = container = self._open()
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads: decoding keeps up with 2 cores
+        self._seek(container, stream)
+        last_index = self.start_frame - 1
+        index: int | None = None
+        try:
+            for av_frame in container.decode(stream):
+                time_s = self._time_s(av_frame, index)
+                index = round(time_s * self.fps) if index is None else index + 1
+                if index < self.start_frame:
+                    continue
+                image = upright(av_frame.to_ndarray(format="rgb24"), self.rotation_ccw_deg)
+                last_index = index
+                yield Frame(index=index, time_s=time_s, image_rgb=image)
+        except av.FFmpegError as e:
+            raise SourceError(
+                f"{self.path}: truncated or corrupt after frame {last_index} ({e}); the frames before are kept; "
+                f"{_REMUX_FIX}"
+            ) from e
+        finally:
+            self.close()
+        self._check_complete(last_index)
+
+    def _check_complete(self, last_index: int) -> None:
+        """Raise if decoding ended before the end the container announced (a cut file often ends quietly)."""
+        if self._exact_frames:
+            missing = last_index + 1 < self._exact_frames
+            expected = f"{self._exact_frames} frames"
+        elif self._duration_s:
+            # the last frame ends at (last_index + 1) / fps; allow two frames of slack for rounding
+            missing = (last_index + 3) / self.fps < self._duration_s
+            expected = f"{self._duration_s:.2f} s"
+        else:
+            return
+        if missing:
+            raise SourceError(
+                f"{self.path}: truncated: decoding stopped after frame {last_index} but the file announces "
+                f"{expected}; the frames before are kept; {_REMUX_FIX}"
+            )
+
+    def _seek(self, container: Any, stream: Any) -> None:
+        """Jump to the keyframe at or before ``start_frame`` (decoding forward from there skips the rest)."""
+        if self.start_frame == 0:
+            return
+        target_pts = self._start_pts + int(self.start_frame / self.fps / self._time_base)
+        try:
+            container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError as e:
+            log.warning("%s: cannot seek (%s); decoding from the start to frame %d", self.path, e, self.start_frame)
+            container.seek(0)
+
+    def _time_s(self, av_frame: Any, previous_index: int | None) -> float:
+        if av_frame.pts is None:  # no timestamps (raw streams): evenly spaced
+            return (0 if previous_index is None else previous_index + 1) / self.fps
+        return float((av_frame.pts - self._start_pts) * self._time_base)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _bgr_to_rgb(bgr: Any) -> npt.NDArray[np.uint8]:
+    """(H, W, 3) uint8 BGR (OpenCV's order) to a contiguous RGB copy."""
+    return np.ascontiguousarray(np.asarray(bgr, np.uint8)[..., ::-1])
+
+
+# --- image folders -------------------------------------------------------------------------------------------------
+
+
+class ImageFolderSource(Source):
+    """JPEG/PNG/BMP images of one folder in sorted name order, at ``fps`` (default 30)."""
+
+    is_live = False
+
+    def __init__(self, folder: Path, *, start_frame: int = 0, fps: float | None = None) -> None:
+        self.folder = folder
+        self.start_frame = start_frame
+        self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not self.paths:
+            raise SourceError(
+                f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder; "
+                "point to a folder of frames or to a video file"
+            )
+        self.fps = float(fps) if fps else DEFAULT_IMAGE_FPS
+        self.num_frames = len(self.paths)
+        first = self._read(self.paths[0])
+        self.size_wh = (first.shape[1], first.shape[0])
+        self.description = f"images {folder} ({self.num_frames} files, {self.size_wh[0]}x{self.size_wh[1]})"
+
+    def _read(self, path: Path) -> npt.NDArray[np.uint8]:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)  # applies EXIF orientation
+        if bgr is None:
+            raise SourceError(f"{path}: unreadable image; re-save it as PNG or JPEG, or remove it from the folder")
+        return _bgr_to_rgb(bgr)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index in range(self.start_frame, len(self.paths)):
+            image = self._read(self.paths[index])
+            if (image.shape[1], image.shape[0]) != self.size_wh:
+                raise SourceError(
+                    f"{self.paths[index]}: is {image.shape[1]}x{image.shape[0]} but the first image is "
+                    f"{self.size_wh[0]}x{self.size_wh[1]}; resize all images of the folder to one size"
+                )
+            yield Frame(index=index, time_s=index / self.fps, image_rgb=image)
+
+
+# --- webcams -------------------------------------------------------------------------------------------------------
+
+
+class Capture(Protocol):
+    """The part of ``cv2.VideoCapture`` a webcam source uses."""
+
+    def isOpened(self) -> bool: ...
+
+    def read(self) -> tuple[bool, Any]: ...
+
+    def get(self, prop_id: int) -> float: ...
+
+    def release(self) -> None: ...
+
+
+class WebcamSource(Source):
+    """A live camera read by a background thread that keeps only the newest frame.
+
+    A slow consumer therefore skips frames instead of falling behind: the yielded
+    indices count every frame the camera delivered, so gaps show what was dropped.
+    Times are seconds since the source opened. Indices start at ``start_frame``.
+
+    Args:
+        camera: OpenCV camera number (``webcam:N``).
+        capture_factory: builds the capture from the camera number (``cv2.VideoCapture``).
+        lost_after_s: reads failing for this long mean the camera is gone.
+    """
+
+    is_live = True
+    num_frames = None
+
+    def __init__(
+        self,
+        camera: int,
+        *,
+        start_frame: int = 0,
+        fps: float | None = None,
+        capture_factory: Callable[[int], Capture] = cv2.VideoCapture,
+        lost_after_s: float = 1.0,
+    ) -> None:
+        self.camera = camera
+        self.lost_after_s = lost_after_s
+        self._capture = capture_factory(camera)
+        ok, bgr = self._capture.read() if self._capture.isOpened() else (False, None)
+        if not ok or bgr is None:
+            self._capture.release()
+            raise SourceError(
+                f"webcam:{camera}: cannot open the camera; check that it is plugged in, not used by another "
+                "program, and that this user may access it (e.g. the `video` group), or try another number"
+            )
+        self.fps = float(fps) if fps else (self._capture.get(cv2.CAP_PROP_FPS) or DEFAULT_IMAGE_FPS)
+        self.size_wh = (int(bgr.shape[1]), int(bgr.shape[0]))
+        self.description = f"webcam webcam:{camera} ({self.size_wh[0]}x{self.size_wh[1]}, {self.fps:g} fps)"
+        self._t0 = time.monotonic()
+        self._cond = threading.Condition()
+        self._latest: Frame | None = self._frame(start_frame, bgr)
+        self._error: SourceError | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read_loop, args=(start_frame + 1,), daemon=True)
+        self._thread.start()
+
+    def _frame(self, index: int, bgr: npt.NDArray[np.uint8]) -> Frame:
+        return Frame(index=index, time_s=time.monotonic() - self._t0, image_rgb=_bgr_to_rgb(bgr))
+
+    def _read_loop(self, index: int) -> None:
+        last_ok = time.monotonic()
+        while not self._stop.is_set():
+            ok, bgr = self._capture.read()
+            now = time.monotonic()
+            if ok and bgr is not None:
+                frame, last_ok = self._frame(index, bgr), now
+                index += 1
+                with self._cond:
+                    self._latest = frame  # an unread older frame is dropped here
+                    self._cond.notify_all()
+            elif now - last_ok > self.lost_after_s:
+                with self._cond:
+                    self._error = SourceError(
+                        f"webcam:{self.camera}: the camera stopped delivering frames for {self.lost_after_s:g} s "
+                        "(unplugged or taken by another program); reconnect it and start again "
+                        "(use --resume to continue the same store)"
+                    )
+                    self._cond.notify_all()
+                return
+            else:
+                time.sleep(0.005)  # a failed read returns at once: do not spin
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._latest is not None or self._error is not None or self._stop.is_set())
+                frame, self._latest = self._latest, None
+                error = self._error
+            if frame is not None:
+                yield frame
+            elif error is not None:
+                raise error
+            else:  # closed
+                return
+
+    def close(self) -> None:
+        """Stop the reader thread and release the camera."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=2.0)
+        self._capture.release()
+
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive."""
+        return self._thread.is_alive()
