@@ -188,7 +188,9 @@ class VideoSource(Source):
             ) from e
         if not container.streams.video:
             container.close()
-            raise SourceError(f"{self.path}: has no video stream; pass a video file, an image folder or webcam:N")
+            raise SourceError(
+                f"{self.path}: has no video stream (or zero frames); pass a video file, an image folder or webcam:N"
+            )
         return container
 
     def _first_frame(self, container: Any, stream: Any) -> Any:
@@ -407,12 +409,12 @@ class WebcamSource(Source):
                 self._cond.wait_for(lambda: self._latest is not None or self._error is not None or self._stop.is_set())
                 frame, self._latest = self._latest, None
                 error = self._error
+            if self._stop.is_set():  # closed: drop what is pending
+                return
             if frame is not None:
                 yield frame
             elif error is not None:
                 raise error
-            else:  # closed
-                return
 
     def close(self) -> None:
         """Stop the reader thread and release the camera."""
