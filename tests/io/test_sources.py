@@ -198,7 +198,7 @@ def test_unreadable_image(tmp_path: Path) -> None:
     _write_image(tmp_path / "000.png", (1, 2, 3))
     (tmp_path / "001.png").write_bytes(b"not a png")
     frames: list[Frame] = []
-    with pytest.raises(SourceError, match="001.png: unreadable image"):
+    with pytest.raises(SourceError, match=r"001\.png: unreadable image"):
         frames.extend(open_source(tmp_path))
     assert len(frames) == 1
 
@@ -221,7 +221,7 @@ class FakeCapture:
         self.reads = 0
         self.released = threading.Event()
 
-    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+    def isOpened(self) -> bool:
         return self.opens
 
     def read(self) -> tuple[bool, np.ndarray | None]:
