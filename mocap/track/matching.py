@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-# Landmark similarity falls to exp(-1/2) ~ 0.61 when a landmark is off by this fraction of the
-# person's scale (sqrt of the landmarks' box area): COCO's OKS uses 2*sigma = 0.05 (eyes) to 0.21
-# (hips); 0.1 sits in the middle, since MediaPipe gives one confidence for all 33 landmarks.
+# Pose similarity falls to exp(-1/2) ~ 0.61 when a landmark is off by this fraction of the person's
+# scale (sqrt of the landmarks' box area): COCO's OKS uses 2*sigma = 0.05 (eyes) to 0.21 (hips);
+# 0.1 sits in the middle, since MediaPipe gives one confidence for all 33 landmarks.
 DEFAULT_KAPPA = 0.1
 
 
@@ -60,70 +60,66 @@ def landmark_area_px2(landmarks_px: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return np.maximum(extent[:, 0] * extent[:, 1], 1.0)
 
 
+def normalised_pose(
+    landmarks_px: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Landmarks relative to the person's visibility-weighted centroid, in units of the person's scale.
+
+    Args:
+        landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``.
+
+    Returns:
+        ``pose`` (N, K, 2) ``(xy - centroid) / sqrt(landmark_area_px2)`` (0 where not finite) and
+        ``weight`` (N, K) visibility, 0 where a landmark has a NaN.
+
+    Example:
+        >>> pose, weight = normalised_pose([[[0, 0, 1], [10, 10, 1]]])
+        >>> pose.tolist()
+        [[[-0.5, -0.5], [0.5, 0.5]]]
+    """
+    landmarks = np.asarray(landmarks_px, np.float64)
+    ok = np.asarray(np.isfinite(landmarks).all(-1))  # (N, K)
+    weight = np.where(ok, landmarks[..., 2], 0.0)
+    xy = np.where(ok[..., None], landmarks[..., :2], 0.0)
+    total = np.maximum(weight.sum(-1, keepdims=True), 1e-12)  # (N, 1)
+    centroid = (weight[..., None] * xy).sum(1) / total  # (N, 2)
+    scale = np.sqrt(landmark_area_px2(landmarks))  # (N,)
+    pose = np.where(ok[..., None], (xy - centroid[:, None]) / scale[:, None, None], 0.0)
+    return pose, weight
+
+
 def landmark_similarity(
     a_landmarks_px: npt.ArrayLike, b_landmarks_px: npt.ArrayLike, kappa: float = DEFAULT_KAPPA
 ) -> npt.NDArray[np.float64]:
-    """Object-keypoint similarity (OKS, as in COCO) of every person in ``a`` with every person in ``b``.
+    """Pose similarity of every person in ``a`` with every person in ``b``: OKS (as in COCO) on
+    :func:`normalised_pose`, so it ignores where a person is and how large, and measures only pose
+    and build. (Where people are is the IoU's job; a plain OKS would repeat it, and would favour
+    the wrong person whenever the box prediction lags, e.g. when someone turns back.)
 
-    ``sim[i, j] = sum_k w_ijk exp(-d_ijk^2 / (2 s_ij^2 kappa^2)) / sum_k w_ijk`` with landmark
-    distance ``d_ijk`` in pixels, weight ``w_ijk = vis_ik * vis_jk``, and squared scale ``s_ij^2``
-    the mean of the two people's :func:`landmark_area_px2`. A landmark with a NaN coordinate
-    has weight 0; a pair with no shared visible landmark scores 0.
+    ``sim[i, j] = sum_k w_ijk exp(-|p_ik - p_jk|^2 / (2 kappa^2)) / sum_k w_ijk`` with normalised
+    poses ``p`` and weights ``w_ijk = vis_ik * vis_jk``. A pair with no shared visible landmark
+    scores 0.
 
     Args:
-        a_landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``.
+        a_landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``; NaN landmarks have weight 0.
         b_landmarks_px: (M, K, 3) the same.
         kappa: landmark tolerance as a fraction of the person's scale.
 
     Returns:
-        (N, M) similarity in [0, 1]: 1 for identical poses, near 0 for different places or poses.
+        (N, M) similarity in [0, 1]: 1 for the same pose anywhere at any size, near 0 for different poses.
 
     Example:
-        >>> a = [[[0, 0, 1], [10, 10, 1]]]; b = [[[0, 1, 1], [10, 11, 1]]]
-        >>> landmark_similarity(a, b).round(4).tolist()  # d = 1 px, s^2 = 100 px^2: exp(-1/2)
-        [[0.6065]]
+        >>> a = [[[0, 0, 1], [10, 10, 1]]]; b = [[[100, 50, 1], [120, 70, 1]]]  # moved and scaled
+        >>> landmark_similarity(a, b).tolist()
+        [[1.0]]
     """
-    a = np.asarray(a_landmarks_px, np.float64)
-    b = np.asarray(b_landmarks_px, np.float64)
-    a_ok = np.asarray(np.isfinite(a).all(-1))  # (N, K)
-    b_ok = np.asarray(np.isfinite(b).all(-1))  # (M, K)
-    a_xy = np.where(a_ok[..., None], a[..., :2], 0.0)
-    b_xy = np.where(b_ok[..., None], b[..., :2], 0.0)
-    weight = np.where(a_ok, a[..., 2], 0.0)[:, None] * np.where(b_ok, b[..., 2], 0.0)[None]  # (N, M, K)
-    dist2 = ((a_xy[:, None] - b_xy[None]) ** 2).sum(-1)  # (N, M, K) pixels^2
-    scale2 = (landmark_area_px2(a)[:, None] + landmark_area_px2(b)[None]) / 2  # (N, M) pixels^2
-    closeness = np.exp(-dist2 / (2 * scale2[..., None] * kappa**2))  # (N, M, K)
+    a_pose, a_weight = normalised_pose(a_landmarks_px)  # (N, K, 2), (N, K)
+    b_pose, b_weight = normalised_pose(b_landmarks_px)  # (M, K, 2), (M, K)
+    weight = a_weight[:, None] * b_weight[None]  # (N, M, K)
+    dist2 = ((a_pose[:, None] - b_pose[None]) ** 2).sum(-1)  # (N, M, K) in scale units^2
+    closeness = np.exp(-dist2 / (2 * kappa**2))
     total = weight.sum(-1)
     return np.divide((weight * closeness).sum(-1), total, out=np.zeros_like(total), where=total > 0)
-
-
-def move_landmarks(
-    landmarks_px: npt.ArrayLike, from_xyxy_px: npt.ArrayLike, to_xyxy_px: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """Carry landmarks seen in one box into another: same place relative to the box, per axis.
-
-    Used to compare a track's last-seen landmarks with this frame's detections at the box the
-    Kalman filter predicts, so that walking (translation, scale) does not count as a pose change.
-
-    Args:
-        landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``; visibility is kept.
-        from_xyxy_px: (N, 4) the box the landmarks were seen in.
-        to_xyxy_px: (N, 4) the box to move them into.
-
-    Returns:
-        (N, K, 3) moved landmarks.
-
-    Example:
-        >>> move_landmarks([[[2, 2, 1]]], [[0, 0, 4, 4]], [[10, 10, 18, 14]]).tolist()
-        [[[14.0, 12.0, 1.0]]]
-    """
-    out = np.array(landmarks_px, np.float64)  # a copy: never write into the caller's array
-    src = np.asarray(from_xyxy_px, np.float64)[:, None]  # (N, 1, 4)
-    dst = np.asarray(to_xyxy_px, np.float64)[:, None]
-    src_size = np.maximum(src[..., 2:] - src[..., :2], 1e-6)  # (N, 1, 2)
-    relative = (out[..., :2] - src[..., :2]) / src_size  # (N, K, 2) in box units
-    out[..., :2] = dst[..., :2] + relative * (dst[..., 2:] - dst[..., :2])
-    return out
 
 
 def assign(

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from mocap.errors import ConfigError
 from mocap.track.kalman_box import BoxKalmanFilter
-from mocap.track.matching import DEFAULT_KAPPA, assign, box_iou, landmark_similarity, move_landmarks
+from mocap.track.matching import DEFAULT_KAPPA, assign, box_iou, landmark_similarity
 from mocap.types import NUM_LANDMARKS, Detections, Tracks, TrackState
 
 logger = logging.getLogger(__name__)
@@ -28,11 +28,15 @@ class TrackConfig:
     """How detections become tracks.
 
     Attributes:
-        iou_weight: weight of box IoU against landmark similarity in the confirmed-track cost
+        iou_weight: weight of box IoU against pose similarity in the confirmed-track cost
             ``1 - (iou_weight * iou + (1 - iou_weight) * landmark_similarity)``. Equal weights:
-            IoU carries where a person is going, landmarks who they are while boxes overlap.
-        match_threshold: highest cost of a confirmed/lost track-detection pair: 0.8 accepts a
-            combined similarity of 0.2, ByteTrack's first-stage threshold (IoU >= 0.2) on our mix.
+            IoU says where a person is going, the pose who they are while boxes overlap.
+        min_iou: a confirmed/lost track and a detection pair up only if the predicted box
+            overlaps the detection at least this much: 0.2, ByteTrack's first-stage gate. The
+            pose term ignores position, so without this gate a track could jump to anyone
+            anywhere standing the same way.
+        match_threshold: highest combined cost of a confirmed/lost track-detection pair: 0.8, so
+            a combined similarity of at least 0.2 (the same number as ByteTrack's IoU distance).
         tentative_match_threshold: highest ``1 - IoU`` for a tentative track: 0.7, so IoU >= 0.3,
             ByteTrack's threshold for unconfirmed tracks (a new track has no velocity yet).
         min_hits: consecutive matches that confirm a tentative track: 3 frames (0.1 s at 30 fps)
@@ -46,6 +50,7 @@ class TrackConfig:
     """
 
     iou_weight: float = 0.5
+    min_iou: float = 0.2
     match_threshold: float = 0.8
     tentative_match_threshold: float = 0.7
     min_hits: int = 3
@@ -56,6 +61,8 @@ class TrackConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.iou_weight <= 1.0:
             raise ConfigError(f"TrackConfig.iou_weight must be in [0, 1], but got {self.iou_weight}")
+        if not 0.0 <= self.min_iou < 1.0:
+            raise ConfigError(f"TrackConfig.min_iou must be in [0, 1), but got {self.min_iou}")
         for name in ("match_threshold", "tentative_match_threshold"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"TrackConfig.{name} must be in (0, 1], but got {getattr(self, name)}")
@@ -78,8 +85,7 @@ class _Track:
     hits: int  # consecutive updates with a match
     age: int  # frames since birth
     frames_unmatched: int  # frames since the last match
-    landmarks_px: npt.NDArray[np.float64]  # (33, 3) last matched landmarks...
-    landmarks_xyxy_px: npt.NDArray[np.float64]  # (4,) ...and the detected box they were in
+    landmarks_px: npt.NDArray[np.float64]  # (33, 3) landmarks of the last matched detection
 
 
 class Tracker:
@@ -146,10 +152,6 @@ class Tracker:
             track.kalman.predict(frame_gap)
             track.age += frame_gap
             track.frames_unmatched += frame_gap
-        expired = [t.track_id for t in self._tracks if t.frames_unmatched > self.config.max_lost_frames]
-        if expired:
-            logger.debug("tracks %s unmatched for over %d frames: deleted", expired, self.config.max_lost_frames)
-        self._tracks = [t for t in self._tracks if t.frames_unmatched <= self.config.max_lost_frames]
 
     def _associate(self, detections: Detections) -> list[tuple[_Track, int]]:
         """(track, detection row) pairs: confirmed and lost tracks first, then tentative ones."""
@@ -158,10 +160,9 @@ class Tracker:
         tentative = [t for t in self._tracks if t.state == TrackState.TENTATIVE]
 
         iou = box_iou(_boxes_xyxy_px(established), detections.xyxy_px)  # (T, D)
-        landmarks = landmark_similarity(
-            _predicted_landmarks_px(established), detections.landmarks_px, cfg.landmark_kappa
-        )
-        matches, _, free = assign(1.0 - (cfg.iou_weight * iou + (1 - cfg.iou_weight) * landmarks), cfg.match_threshold)
+        pose = landmark_similarity(_landmarks_px(established), detections.landmarks_px, cfg.landmark_kappa)
+        cost = 1.0 - (cfg.iou_weight * iou + (1 - cfg.iou_weight) * pose)
+        matches, _, free = assign(np.where(iou >= cfg.min_iou, cost, np.inf), cfg.match_threshold)
         pairs = [(established[r], int(c)) for r, c in matches]
 
         # Tentative tracks have had too few frames for their landmarks or velocity to be trusted.
@@ -173,18 +174,27 @@ class Tracker:
         box = detections.xyxy_px[d].astype(np.float64)
         track.kalman.update(box)
         track.landmarks_px = detections.landmarks_px[d].astype(np.float64)
-        track.landmarks_xyxy_px = box
         track.hits += 1
         track.frames_unmatched = 0
         if track.state == TrackState.LOST or track.hits >= self.config.min_hits:
             track.state = TrackState.CONFIRMED
 
     def _on_miss(self, missed: list[_Track]) -> None:
-        # A tentative track that misses once was most likely a false positive: drop it.
-        dropped = {t.track_id for t in missed if t.state == TrackState.TENTATIVE}
+        """Tentative tracks that miss are dropped (most likely false positives); confirmed ones
+        become LOST, and LOST ones unmatched for over ``max_lost_frames`` frames are dropped. As in
+        ByteTrack, this runs after association, so a person may be away for exactly
+        ``max_lost_frames`` frames and still get their id back."""
         for track in missed:
             track.hits = 0
-            track.state = TrackState.LOST
+            if track.state != TrackState.TENTATIVE:
+                track.state = TrackState.LOST
+        dropped = {
+            t.track_id
+            for t in missed
+            if t.state == TrackState.TENTATIVE or t.frames_unmatched > self.config.max_lost_frames
+        }
+        if dropped:
+            logger.debug("tracks %s dropped", sorted(dropped))
         self._tracks = [t for t in self._tracks if t.track_id not in dropped]
 
     def _start_track(self, detections: Detections, d: int) -> int:
@@ -197,7 +207,6 @@ class Tracker:
             age=0,
             frames_unmatched=0,
             landmarks_px=detections.landmarks_px[d].astype(np.float64),
-            landmarks_xyxy_px=box,
         )
         self._tracks.append(track)
         self._next_track_id += 1
@@ -233,10 +242,6 @@ def _boxes_xyxy_px(tracks: list[_Track]) -> npt.NDArray[np.float64]:
     return np.array([t.kalman.xyxy_px for t in tracks], np.float64).reshape(-1, 4)
 
 
-def _predicted_landmarks_px(tracks: list[_Track]) -> npt.NDArray[np.float64]:
-    """(T, 33, 3) each track's last landmarks carried into its current Kalman box."""
-    if not tracks:
-        return np.zeros((0, NUM_LANDMARKS, 3))
-    landmarks = np.stack([t.landmarks_px for t in tracks])
-    seen_in = np.stack([t.landmarks_xyxy_px for t in tracks])
-    return move_landmarks(landmarks, seen_in, _boxes_xyxy_px(tracks))
+def _landmarks_px(tracks: list[_Track]) -> npt.NDArray[np.float64]:
+    """(T, 33, 3) each track's last matched landmarks."""
+    return np.array([t.landmarks_px for t in tracks], np.float64).reshape(-1, NUM_LANDMARKS, 3)

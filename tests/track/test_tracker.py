@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from track_scenes import Person, box_at, detections, id_per_person, id_switches, walk
+
+from mocap.errors import ConfigError
+from mocap.track.tracker import TrackConfig, Tracker
+from mocap.types import Detections, Tracks, TrackState
+
+Scene = list[list[tuple[str, Person]]]  # per frame: (name, person) in detection-row order
+
+
+def run(scene: Scene, config: TrackConfig | None = None) -> tuple[list[Tracks], dict[str, list[int]]]:
+    """Track a scene; return each frame's Tracks and the id each named person got per tracked frame."""
+    tracker = Tracker(config or TrackConfig())
+    outputs = [tracker.update(detections([p for _, p in frame])) for frame in scene]
+    return outputs, id_per_person(outputs, [[name for name, _ in frame] for frame in scene])
+
+
+def together(**people: Sequence[Person]) -> Scene:
+    """Zip per-person sequences (all the same length) into a scene."""
+    return [list(zip(people, frame, strict=True)) for frame in zip(*people.values(), strict=True)]
+
+
+# --- scenes -------------------------------------------------------------------------------------
+
+
+def walk_past() -> Scene:
+    """Two people of the same size walk towards each other and past: boxes overlap for ~14 frames."""
+    return together(a=walk(100, 8, 60), b=walk(580, -8, 60, arms_up=1.0))
+
+
+def near_and_far() -> Scene:
+    """A near, tall person walks in front of a far, small one going the other way, at different speeds."""
+    return together(
+        near=walk(60, 10, 50, height=360, bottom=470),
+        far=walk(520, -6, 50, height=220, bottom=380, arms_up=0.7),
+    )
+
+
+def meet_and_turn_back() -> Scene:
+    """Two people meet, stand in the same box for 6 frames, and walk back the way they came.
+
+    The box Kalman filters still carry the old velocities when the people separate, so IoU alone
+    favours the wrong person: only the pose (arms down vs arms up) tells them apart.
+    """
+    a_in, b_in = walk(108, 8, 24), walk(492, -8, 24, arms_up=1.0)
+    a_stay = [Person(box_at(300, 450, 300), stride=0.5)] * 6
+    b_stay = [Person(box_at(300, 450, 300), arms_up=1.0, stride=0.5)] * 6
+    a_out, b_out = walk(292, -8, 24), walk(308, 8, 24, arms_up=1.0)
+    return together(a=a_in + a_stay + a_out, b=b_in + b_stay + b_out)
+
+
+def cross_behind() -> Scene:
+    """A far person passes behind a near one and is not detected while hidden (6 frames)."""
+    scene = together(
+        near=walk(100, 8, 50, height=330, bottom=470),
+        far=walk(500, -8, 50, height=260, bottom=400, arms_up=1.0),
+    )
+    hidden = range(22, 28)  # the centres are within 24 px of each other here
+    return [[(n, p) for n, p in frame if not (n == "far" and f in hidden)] for f, frame in enumerate(scene)]
+
+
+def single(person: Sequence[Person], present: Sequence[bool]) -> Scene:
+    return [[("p", p)] if here else [] for p, here in zip(person, present, strict=True)]
+
+
+# --- identity -----------------------------------------------------------------------------------
+
+
+def test_two_people_walking_in_straight_lines_keep_their_ids() -> None:
+    scene = together(a=walk(100, 6, 40, height=300), b=walk(600, -4, 40, height=200, bottom=300))
+    outputs, ids = run(scene)
+    assert ids == {"a": [1] * 40, "b": [2] * 40}
+    assert [o.state.tolist() for o in outputs[:3]] == [[0, 0], [0, 0], [1, 1]]
+    assert all(o.state.tolist() == [TrackState.CONFIRMED] * 2 for o in outputs[2:])
+
+
+@pytest.mark.parametrize("make_scene", [walk_past, near_and_far, meet_and_turn_back, cross_behind])
+@pytest.mark.parametrize("reverse_rows", [False, True])
+def test_crossing_people_never_swap_ids(make_scene, reverse_rows: bool) -> None:
+    scene = make_scene()
+    if reverse_rows:  # the detector's row order must not matter
+        scene = [frame[::-1] for frame in scene]
+    _, ids = run(scene)
+    assert id_switches(ids) == 0
+    assert len({track_id for track_ids in ids.values() for track_id in track_ids}) == 2
+
+
+def test_turn_back_is_a_case_that_iou_alone_gets_wrong() -> None:
+    # Guards the scene above: if IoU alone solved it, it would not test the pose term.
+    _, ids = run(meet_and_turn_back(), TrackConfig(iou_weight=1.0))
+    assert id_switches(ids) > 0
+
+
+def test_hidden_person_is_lost_then_reassociated() -> None:
+    outputs, ids = run(cross_behind())
+    far_id = ids["far"][0]
+    lost_rows = [o[o.track_id == far_id] for o in outputs[22:28]]
+    assert all(r.state.tolist() == [TrackState.LOST] and r.detection_index.tolist() == [-1] for r in lost_rows)
+    assert ids["far"] == [far_id] * 44
+
+
+def test_detection_index_points_at_the_matched_row_whatever_the_order() -> None:
+    rng = np.random.default_rng(0)
+    scene = walk_past()
+    tracker = Tracker()
+    ids: dict[str, set[int]] = {"a": set(), "b": set()}
+    for frame in scene:
+        order = rng.permutation(len(frame))
+        dets = detections([frame[i][1] for i in order])
+        tracks = tracker.update(dets)
+        np.testing.assert_array_equal(tracks.xyxy_px, dets.xyxy_px[tracks.detection_index])
+        np.testing.assert_array_equal(tracks.landmarks_px, dets.landmarks_px[tracks.detection_index])
+        for track_id, row in zip(tracks.track_id, tracks.detection_index, strict=True):
+            ids[frame[order[row]][0]].add(int(track_id))
+    assert ids == {"a": {1}, "b": {2}}
+
+
+# --- life cycle ---------------------------------------------------------------------------------
+
+
+def test_person_occluded_for_ten_frames_keeps_their_id() -> None:
+    present = [not 15 <= f < 25 for f in range(40)]
+    person = walk(100, 6, 40)
+    outputs, ids = run(single(person, present))
+    assert ids == {"p": [1] * 30}
+    for f in range(15, 25):
+        lost = outputs[f]
+        assert lost.track_id.tolist() == [1] and lost.state.tolist() == [TrackState.LOST]
+        assert lost.detection_index.tolist() == [-1] and lost.score.tolist() == [0.0]
+        assert np.isnan(lost.landmarks_px).all() and np.isnan(lost.landmarks_world_m).all()
+        # The LOST box is the Kalman prediction: the person keeps walking at 6 px/frame.
+        np.testing.assert_allclose(lost.xyxy_px[0], person[f].xyxy_px, atol=3.0)
+    assert outputs[25].state.tolist() == [TrackState.CONFIRMED]
+
+
+@pytest.mark.parametrize(("absent_frames", "ids_on_return"), [(30, [1]), (31, [2])])
+def test_person_away_longer_than_max_lost_frames_gets_a_new_id(absent_frames: int, ids_on_return: list[int]) -> None:
+    standing = [Person(box_at(300, 450, 300))] * (10 + absent_frames + 5)
+    present = [not 10 <= f < 10 + absent_frames for f in range(len(standing))]
+    outputs, ids = run(single(standing, present), TrackConfig(max_lost_frames=30))
+    assert sorted(set(ids["p"][10:])) == ids_on_return
+    lost_frames = sum(1 for o in outputs if o.state.tolist() == [TrackState.LOST])
+    assert lost_frames == 30  # returned as LOST for exactly max_lost_frames frames, then deleted
+
+
+@pytest.mark.parametrize("fp_frames", [1, 2])
+def test_short_false_positive_never_becomes_confirmed(fp_frames: int) -> None:
+    person = walk(100, 5, 20)
+    ghost = Person(box_at(550, 200, 120), arms_up=1.0)
+    scene = [[("p", p)] + ([("ghost", ghost)] if 8 <= f < 8 + fp_frames else []) for f, p in enumerate(person)]
+    outputs, ids = run(scene)
+    ghost_id = ids["ghost"][0]
+    ghost_rows = [o[o.track_id == ghost_id] for o in outputs]
+    assert all(r.state.tolist() in ([], [TrackState.TENTATIVE]) for r in ghost_rows)
+    assert all(ghost_id not in o.track_id for o in outputs[8 + fp_frames :])  # deleted at its first miss
+    assert set(ids["p"]) == {1}
+
+
+@pytest.mark.parametrize("min_hits", [1, 3, 5])
+def test_tentative_track_is_confirmed_after_min_hits(min_hits: int) -> None:
+    outputs, _ = run(single(walk(100, 5, 8), [True] * 8), TrackConfig(min_hits=min_hits))
+    states = [o.state[0] for o in outputs]
+    assert states == [TrackState.TENTATIVE] * (min_hits - 1) + [TrackState.CONFIRMED] * (9 - min_hits)
+
+
+def test_tentative_track_that_misses_is_deleted() -> None:
+    present = [True, True, False, True, True, True]
+    outputs, ids = run(single([Person(box_at(300, 450, 300))] * 6, present))
+    assert outputs[2].track_id.tolist() == []
+    assert ids == {"p": [1, 1, 2, 2, 2]}
+
+
+def test_ages_count_frames_since_birth_including_gaps() -> None:
+    tracker = Tracker()
+    dets = detections([Person(box_at(300, 450, 300))])
+    ages = [tracker.update(dets, frame_gap=gap).age.tolist() for gap in (1, 1, 3, 1)]
+    assert ages == [[0], [1], [4], [5]]
+
+
+def test_low_score_detection_continues_a_track_but_never_starts_one() -> None:
+    person = walk(100, 5, 10)
+    faint = [Person(p.xyxy_px, score=0.2) for p in person]
+    outputs, _ = run(single(faint, [True] * 10))
+    assert all(len(o) == 0 for o in outputs)
+    scene = single(person[:5] + faint[5:], [True] * 10)
+    outputs, ids = run(scene)
+    assert ids == {"p": [1] * 10}
+    assert outputs[-1].state.tolist() == [TrackState.CONFIRMED]
+
+
+# --- frame gaps, reset, numbering, inputs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("frame_gap", "expected_ids"), [(6, [1]), (1, [1, 2])])
+def test_frame_gap_predicts_over_dropped_frames(frame_gap: int, expected_ids: list[int]) -> None:
+    # 25 px/frame with 100 px wide boxes: after 6 dropped-frame steps the person is 150 px further
+    # on, which a 1-step prediction does not even overlap.
+    person = walk(100, 25, 12, height=250)
+    tracker = Tracker()
+    for p in person[:6]:
+        tracker.update(detections([p]))
+    tracks = tracker.update(detections([person[11]]), frame_gap=frame_gap)
+    assert sorted(tracks.track_id.tolist()) == expected_ids
+    assert tracks[tracks.detection_index >= 0].track_id.tolist() == expected_ids[-1:]
+
+
+def test_frame_gap_below_one_is_an_error() -> None:
+    with pytest.raises(ValueError, match="frame_gap must be >= 1"):
+        Tracker().update(Detections.empty(), frame_gap=0)
+
+
+def test_reset_forgets_tracks_and_restarts_numbering() -> None:
+    tracker = Tracker(first_track_id=7)
+    dets = detections([Person(box_at(100, 450, 300)), Person(box_at(500, 450, 300), arms_up=1.0)])
+    for _ in range(4):
+        tracker.update(dets)
+    assert tracker.next_track_id == 9
+    tracker.reset()
+    assert tracker.next_track_id == 7
+    tracks = tracker.update(dets)
+    assert tracks.track_id.tolist() == [7, 8] and tracks.state.tolist() == [TrackState.TENTATIVE] * 2
+
+
+def test_empty_detections() -> None:
+    tracker = Tracker()
+    assert tracker.update(Detections.empty()) == Tracks.empty()
+    dets = detections([Person(box_at(300, 450, 300))])
+    for _ in range(3):
+        tracker.update(dets)
+    lost = tracker.update(Detections.empty())
+    assert lost.track_id.tolist() == [1] and lost.state.tolist() == [TrackState.LOST]
+    assert lost.xyxy_px.dtype == np.float32 and lost.landmarks_px.shape == (1, 33, 3)
+
+
+def test_first_track_id_continues_numbering() -> None:
+    tracker = Tracker(first_track_id=100)
+    tracks = tracker.update(detections([Person(box_at(100, 450, 300)), Person(box_at(500, 450, 300))]))
+    assert tracks.track_id.tolist() == [100, 101]
+    assert tracker.next_track_id == 102
+
+
+def test_ids_start_at_one() -> None:
+    with pytest.raises(ConfigError, match="ids start at 1"):
+        Tracker(first_track_id=0)
+
+
+def test_input_detections_are_never_mutated() -> None:
+    tracker = Tracker()
+    for frame in walk_past()[:30]:
+        dets = detections([p for _, p in frame])
+        before = detections([p for _, p in frame])
+        tracks = tracker.update(dets)
+        assert dets == before
+        tracks.xyxy_px[:] = -1.0  # and outputs share no memory with inputs
+        tracks.landmarks_px[:] = -1.0
+        assert dets == before
+
+
+def test_tracking_is_deterministic() -> None:
+    first, _ = run(cross_behind())
+    second, _ = run(cross_behind())
+    assert all(a == b for a, b in zip(first, second, strict=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"iou_weight": 1.5},
+        {"min_iou": 1.0},
+        {"match_threshold": 0.0},
+        {"tentative_match_threshold": 1.2},
+        {"min_hits": 0},
+        {"max_lost_frames": -1},
+        {"landmark_kappa": 0.0},
+    ],
+)
+def test_invalid_config_is_a_config_error(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigError, match="TrackConfig"):
+        TrackConfig(**kwargs)  # type: ignore[arg-type]
