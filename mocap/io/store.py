@@ -207,11 +207,31 @@ def _committed_rows(root: zarr.Group, track_id: int, last_frame_index: int) -> i
 
 
 def _source_attrs(source: Any) -> dict[str, Any]:
-    """The ``source`` attrs of a Source object (or a mapping with the same keys)."""
-    get = source.get if isinstance(source, Mapping) else lambda k, d=None: getattr(source, k, d)
-    attrs = {k: get(k) for k in _SOURCE_KEYS}
-    if attrs["kind"] is None and not isinstance(source, Mapping):
-        attrs["kind"] = type(source).__name__
+    """The ``source`` attrs of a :class:`mocap.io.sources.Source` (or of a mapping with the same keys).
+
+    Sources name things their own way (``VideoSource.path``, ``ImageFolderSource.folder``,
+    ``WebcamSource.camera``, ``rotation_ccw_deg``): this is the one place that maps them.
+    """
+    if isinstance(source, Mapping):
+        return to_json({k: source.get(k) for k in (*_SOURCE_KEYS, "description")})
+
+    def get(*names: str) -> Any:
+        return next((getattr(source, n) for n in names if getattr(source, n, None) is not None), None)
+
+    path = get("path", "folder")
+    if path is None and get("camera") is not None:
+        path = f"webcam:{get('camera')}"
+    kind = get("kind") or type(source).__name__.removesuffix("Source").lower() or "source"
+    attrs = {
+        "kind": kind,
+        "path": str(Path(path).resolve()) if isinstance(path, Path) else path,
+        "fps": get("fps"),
+        "size_wh": get("size_wh"),
+        "num_frames": get("num_frames"),
+        "codec": get("codec"),
+        "rotation": get("rotation", "rotation_ccw_deg"),
+        "description": get("description"),
+    }
     return to_json(attrs)
 
 

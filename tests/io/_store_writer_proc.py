@@ -14,7 +14,8 @@ import numpy as np
 from mocap.io.store import StoreWriter
 from mocap.types import NUM_LANDMARKS, FrameResult, Tracks, TrackState
 
-SOURCE = {"kind": "video", "path": "/clips/two_people.mp4", "fps": 25.0, "size_wh": [640, 480], "num_frames": 400}
+FPS = 25.0
+SOURCE = {"kind": "video", "path": "/clips/two_people.mp4", "fps": FPS, "size_wh": [640, 480], "num_frames": 400}
 NUM_VERTICES = 10
 
 
@@ -49,11 +50,11 @@ def scripted_result(frame_index: int) -> FrameResult:
     fields = {"tokens": rng.integers(0, 512, (n, 54)).astype(np.int16)}
     if frame_index >= 6:
         fields["vertices_cam_m"] = rng.normal(0, 1, (n, NUM_VERTICES, 3)).astype(np.float16)
-    return FrameResult(frame_index, frame_index / SOURCE["fps"], (640, 480), tracks, fields)
+    return FrameResult(frame_index, frame_index / FPS, (640, 480), tracks, fields)
 
 
 def main(path: str, num_frames: int, flush_every: int, seconds_per_frame: float) -> None:
-    with StoreWriter(path, attrs={"source": SOURCE, "fps": SOURCE["fps"]}, flush_every=flush_every) as writer:
+    with StoreWriter(path, attrs={"source": SOURCE, "fps": FPS}, flush_every=flush_every) as writer:
         for index in range(num_frames):
             writer.write(scripted_result(index))
             time.sleep(seconds_per_frame)
