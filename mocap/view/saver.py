@@ -1,0 +1,81 @@
+"""Saves rendered viewer frames: an H.264 video (``.mp4``, ``.mkv``, ``.mov``) or a folder of PNGs.
+
+The legacy Open3D viewer has no text overlay, so the status line (frame index, fps) is drawn
+onto every saved frame with OpenCV.
+
+Example:
+    >>> with FrameSaver("out.mp4", fps=30.0, size_wh=(640, 480)) as saver:  # doctest: +SKIP
+    ...     saver.write(image_rgb, frame_index=0, text="frame 0")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from mocap.errors import ConfigError
+from mocap.io.video_writer import VideoWriter
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
+
+
+def draw_text(image_rgb: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
+    """A copy of ``image_rgb`` with ``text`` in the top-left corner, dark on a light box (readable on any scene)."""
+    out = image_rgb.copy()
+    scale = max(0.4, image_rgb.shape[0] / 900)
+    (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(out, (4, 4), (12 + w, 12 + h + baseline), (255, 255, 255), thickness=-1)
+    cv2.putText(out, text, (8, 8 + h), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 1, cv2.LINE_AA)
+    return out
+
+
+class FrameSaver:
+    """Writes viewer frames to a video file or to ``<dir>/frame_<index>.png``.
+
+    Args:
+        path: ``out.mp4`` (or .mkv/.mov) for a video, anything else is a folder (created).
+        fps: video frame rate (ignored for PNGs).
+        size_wh: (width, height) of the frames.
+
+    Raises:
+        ConfigError: the path cannot be written.
+    """
+
+    def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]) -> None:
+        self.path = Path(path)
+        self.frames_written = 0
+        self._video: VideoWriter | None = None
+        if self.path.suffix.lower() in VIDEO_SUFFIXES:
+            self._video = VideoWriter(self.path, fps, size_wh)
+        else:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot create the folder {self.path} ({error}): choose a writable --save path"
+                ) from error
+
+    def write(self, image_rgb: npt.NDArray[np.uint8], frame_index: int, text: str = "") -> None:
+        """Save one (H, W, 3) uint8 frame, with ``text`` drawn on it when given."""
+        image = draw_text(image_rgb, text) if text else image_rgb
+        if self._video is not None:
+            self._video.write(image)
+        else:
+            cv2.imwrite(str(self.path / f"frame_{frame_index:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.close()
+
+    def __enter__(self) -> FrameSaver:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,218 @@
+"""A run store seen as a sequence of :class:`~mocap.view.scene.FrameState` s, for replay and follow mode.
+
+Faces come from the store array ``body/faces`` when present, else from the Anny body (the
+default topology, 13,718 vertices). Intrinsics come from the store attrs, else f = max(W, H)
+with the principal point at the centre.
+
+Example:
+    >>> frames = StoreFrames("run.zarr")  # doctest: +SKIP
+    >>> frames.state(0).track_ids  # doctest: +SKIP
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import zarr
+from zarr.storage import LocalStore
+
+from mocap.errors import StoreError
+from mocap.io.store import TrackData, open_store
+from mocap.view.scene import ColorBy, FrameState, GroundPlane, default_intrinsics, frame_state, ground_from_meshes
+from mocap.view.viewer import StaticScene
+
+log = logging.getLogger(__name__)
+
+VERTICES = "vertices_cam_m"
+UNCERTAINTY = "vertex_uncertainty_m"
+ANNY_NUM_VERTICES = 13_718
+_DEFAULT_SIZE_WH = (640, 480)
+_GROUND_SAMPLES = 64  # person-frames used to estimate the ground
+
+
+class StoreFrames:
+    """Frame states of a store; :meth:`refresh` picks up frames a writer committed since.
+
+    Args:
+        path: a run store.
+        color_by: colour per track id or per-vertex uncertainty.
+        tracks: show only these track ids (None: all).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], color_by: ColorBy = ColorBy.ID, tracks: Sequence[int] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.store = open_store(self.path)
+        self.color_by = color_by
+        self.only_tracks = None if tracks is None else set(tracks)
+        self._tracks: dict[int, TrackData] = {}
+        self._frame_index = np.zeros((0,), np.int64)
+        self._time_s = np.zeros((0,), np.float64)
+        self._faces: npt.NDArray[np.int64] | None = None
+        self._load()
+
+    # -- the store as a whole --
+
+    @property
+    def num_frames(self) -> int:
+        return self.store.num_frames
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the tracks shown, ascending."""
+        return sorted(self._tracks)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the source: the attrs' fps, else from the frame times, else 30."""
+        fps = self.store.attrs.get("fps")
+        if fps:
+            return float(fps)
+        times = self.store.time_s
+        if len(times) > 1 and times[-1] > times[0]:
+            return float((len(times) - 1) / (times[-1] - times[0]))
+        return 30.0
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        """Capture image size: the source's, else twice the principal point, else 640x480."""
+        source = self.store.attrs.get("source") or {}
+        if source.get("size_wh"):
+            w, h = source["size_wh"]
+            return int(w), int(h)
+        if self.store.attrs.get("intrinsics") is not None:
+            k = np.asarray(self.store.attrs["intrinsics"], np.float64)
+            return round(2 * k[0, 2]), round(2 * k[1, 2])
+        return _DEFAULT_SIZE_WH
+
+    @property
+    def intrinsics(self) -> npt.NDArray[np.float64]:
+        """(3, 3) capture camera matrix, pixels."""
+        stored = self.store.attrs.get("intrinsics")
+        return default_intrinsics(self.size_wh) if stored is None else np.asarray(stored, np.float64).reshape(3, 3)
+
+    @property
+    def has_meshes(self) -> bool:
+        return any(VERTICES in t.fields for t in self._tracks.values())
+
+    @property
+    def complete(self) -> bool:
+        """True once the writer closed the store (status complete, interrupted or failed)."""
+        return self.store.status != "writing"
+
+    @property
+    def writer_alive(self) -> bool:
+        """True while the process named in the store's ``writer.lock`` runs."""
+        return writer_alive(self.path)
+
+    def faces(self) -> npt.NDArray[np.int64]:
+        """(F, 3) triangles: the store's ``body/faces``, else Anny's when the meshes have Anny's vertex count."""
+        if self._faces is None:
+            self._faces = self._load_faces()
+        return self._faces
+
+    def static_scene(self) -> StaticScene:
+        faces = self.faces() if self.has_meshes else np.zeros((0, 3), np.int64)
+        return StaticScene(faces, self.intrinsics, self.size_wh)
+
+    def ground(self) -> tuple[GroundPlane, npt.NDArray[np.float64]]:
+        """The ground under the people (from up to 64 person-frames spread over the store) and their centre, metres."""
+        samples = []
+        for track in self._tracks.values():
+            if VERTICES not in track.fields:
+                continue
+            rows = np.linspace(0, len(track) - 1, min(len(track), _GROUND_SAMPLES // max(1, len(self._tracks))))
+            samples.append(np.asarray(track[VERTICES][rows.astype(int)], np.float32))
+        if not samples:
+            return GroundPlane(), np.array([0.0, 0.0, 3.0])
+        vertices = np.concatenate(samples)  # (N, V, 3)
+        vertices = vertices[np.isfinite(vertices).all(axis=(1, 2))]
+        if len(vertices) == 0:
+            return GroundPlane(), np.array([0.0, 0.0, 3.0])
+        return ground_from_meshes(vertices), vertices.reshape(-1, 3).mean(axis=0).astype(np.float64)
+
+    def refresh(self) -> int:
+        """Re-read the store (a writer may have committed frames); returns how many frames are new."""
+        before = self.num_frames
+        self.store.refresh()
+        if self.num_frames != before:
+            self._load()
+        return self.num_frames - before
+
+    # -- one frame --
+
+    def state(self, position: int, hidden: Sequence[int] = ()) -> FrameState:
+        """The frame at ``position`` (0 .. num_frames - 1, in store order), leaving out ``hidden`` track ids."""
+        frame_index = int(self._frame_index[position])
+        time_s = float(self._time_s[position])
+        vertices, uncertainty = {}, {}
+        for track_id, track in self._tracks.items():
+            if track_id in hidden or VERTICES not in track.fields:
+                continue
+            row = np.searchsorted(track.frame_index, frame_index)
+            if row < len(track) and track.frame_index[row] == frame_index:  # gaps: the track is absent here
+                vertices[track_id] = track[VERTICES][row]
+                if UNCERTAINTY in track.fields:
+                    uncertainty[track_id] = track[UNCERTAINTY][row]
+        return frame_state(frame_index, time_s, vertices, uncertainty, self.color_by, self.note)
+
+    @property
+    def note(self) -> str:
+        """Why nothing is drawn, when nothing can be."""
+        if not self._tracks:
+            return (
+                "no tracks in this store" if self.only_tracks is None else "none of the chosen tracks is in this store"
+            )
+        if not self.has_meshes:
+            return f"no meshes in this store (no {VERTICES}): showing the ground only"
+        return ""
+
+    # -- private --
+
+    def _load(self) -> None:
+        self._frame_index, self._time_s = self.store.frame_index, self.store.time_s
+        ids = [t for t in self.store.track_ids if self.only_tracks is None or t in self.only_tracks]
+        self._tracks = {t: self.store.track(t) for t in ids}
+
+    def _load_faces(self) -> npt.NDArray[np.int64]:
+        root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")
+        if "body" in root and "faces" in root["body"]:
+            return np.asarray(root["body/faces"][:], np.int64)
+        num_vertices = next(t[VERTICES].shape[1] for t in self._tracks.values() if VERTICES in t.fields)
+        if num_vertices != ANNY_NUM_VERTICES:
+            raise StoreError(
+                f"{self.path} holds {num_vertices}-vertex meshes but no body/faces array: write the triangles "
+                "of that body as body/faces (F, 3) into the store"
+            )
+        from mocap.body.anny_body import AnnyBody  # builds Anny (~1 s with a warm ANNY_CACHE_DIR)
+
+        return AnnyBody().faces
+
+
+def writer_alive(path: Path) -> bool:
+    """True while the process named in the store's ``writer.lock`` ("host pid") runs (or runs on another host)."""
+    lock = path / "writer.lock"
+    try:
+        host, _, pid = lock.read_text().partition(" ")
+    except OSError:
+        return False
+    if host != socket.gethostname() or not pid.strip().isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,241 @@
+"""The 3D viewer: Open3D's legacy ``Visualizer``, a window on a desktop, EGL offscreen without one.
+
+:meth:`Viewer.show` draws one :class:`~mocap.view.scene.FrameState`, updating the meshes in
+place: one ``TriangleMesh`` per track id, created when the track appears, removed when it
+leaves, its vertices and colours overwritten every frame. The legacy API has no text overlay
+and cannot rename its window after it opens, so the frame index and fps are in
+:attr:`Viewer.status` (the CLI logs it, :class:`~mocap.view.saver.FrameSaver` draws it on saved
+frames). ``rendering.OffscreenRenderer`` is not used: it needs Vulkan here.
+
+Example:
+    >>> viewer = Viewer(StaticScene(faces, default_intrinsics((640, 480)), (640, 480)),
+    ...                 ViewerConfig(visible=False))  # doctest: +SKIP
+    >>> viewer.show(state); image_rgb = viewer.capture_rgb()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+import open3d as o3d
+
+from mocap.view.scene import (
+    FrameState,
+    GroundPlane,
+    frustum_lines,
+    grid_lines,
+    orbit_extrinsic,
+    scale_intrinsics,
+)
+
+log = logging.getLogger(__name__)
+
+# GLFW key codes (what Open3D's key callbacks receive).
+KEY_SPACE, KEY_RIGHT, KEY_LEFT, KEY_Q, KEY_ESCAPE = 32, 262, 263, 81, 256
+KEY_PLUS, KEY_EQUAL, KEY_MINUS, KEY_KP_ADD, KEY_KP_SUBTRACT = 43, 61, 45, 334, 333
+KEY_DIGITS = tuple(range(49, 58))  # "1" .. "9"
+_GRID_RGB = (0.55, 0.55, 0.55)
+_FRUSTUM_RGB = (0.1, 0.1, 0.1)
+
+
+class Viewpoint(str, Enum):
+    """Where the virtual camera stands: the capture camera (renders line up with the video) or a 3/4 orbit view."""
+
+    CAMERA = "camera"
+    ORBIT = "orbit"
+
+
+@dataclass(frozen=True)
+class ViewerConfig:
+    """How the viewer looks.
+
+    Attributes:
+        max_size_px: longest side of the window (and of saved frames); the capture's aspect ratio is kept.
+        viewpoint: the capture camera, or an orbit view (azimuth/elevation in degrees) around the people.
+        visible: a desktop window; False renders offscreen (EGL) for ``--save`` and tests.
+        show_grid: draw the estimated ground as a grid.
+        show_frustum: draw the capture camera as a pyramid (seen from the orbit view).
+        background_rgb: window background, [0, 1].
+    """
+
+    max_size_px: int = 960
+    viewpoint: Viewpoint = Viewpoint.CAMERA
+    orbit_azimuth_deg: float = 40.0
+    orbit_elevation_deg: float = 20.0
+    visible: bool = True
+    show_grid: bool = True
+    show_frustum: bool = True
+    background_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    title: str = "mocap"
+
+
+@dataclass(frozen=True, eq=False)
+class StaticScene:
+    """What does not change from frame to frame.
+
+    Attributes:
+        faces: (F, 3) triangle vertex indices shared by every person.
+        intrinsics: (3, 3) capture camera matrix in pixels of ``size_wh``.
+        size_wh: the capture image size, pixels.
+    """
+
+    faces: npt.NDArray[np.integer]
+    intrinsics: npt.NDArray[np.float64]
+    size_wh: tuple[int, int]
+
+
+def render_size_wh(size_wh: tuple[int, int], max_size_px: int) -> tuple[tuple[int, int], float]:
+    """The window size keeping the capture's aspect ratio with its longest side ``max_size_px``, and the scale."""
+    scale = max_size_px / max(size_wh)
+    return (max(1, round(size_wh[0] * scale)), max(1, round(size_wh[1] * scale))), scale
+
+
+class Viewer:
+    """Shows frames of tracked meshes; one verb, :meth:`show`.
+
+    Args:
+        scene: faces, intrinsics and image size of the capture.
+        config: window size, viewpoint, visibility.
+    """
+
+    def __init__(self, scene: StaticScene, config: ViewerConfig | None = None) -> None:
+        self.scene = scene
+        self.config = config or ViewerConfig()
+        self.size_wh, self._scale = render_size_wh(scene.size_wh, self.config.max_size_px)
+        self._vis = o3d.visualization.VisualizerWithKeyCallback()
+        w, h = self.size_wh
+        if not self._vis.create_window(window_name=self.config.title, width=w, height=h, visible=self.config.visible):
+            raise RuntimeError("Open3D could not open a window or an EGL offscreen context")
+        options = self._vis.get_render_option()
+        options.background_color = np.asarray(self.config.background_rgb)
+        options.mesh_show_back_face = True
+        options.light_on = True
+        self._triangles = o3d.utility.Vector3iVector(np.asarray(scene.faces, np.int32))
+        self._meshes: dict[int, o3d.geometry.TriangleMesh] = {}
+        self._grid = o3d.geometry.LineSet()
+        self._grid_shown = False
+        self._closed = False
+        self._view_set = False
+        self.status = ""
+        if self.config.show_frustum:
+            points, lines = frustum_lines(scene.intrinsics, scene.size_wh)
+            self._add(_line_set(points, lines, _FRUSTUM_RGB))
+        if self.config.show_grid:
+            self.set_ground(GroundPlane(), (0.0, 0.0, 3.0))
+
+    # -- public --
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window (or :meth:`close` was called)."""
+        return self._closed
+
+    def on_key(self, key: int, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` when ``key`` (a GLFW key code) is pressed; replaces Open3D's own binding."""
+        self._vis.register_key_callback(key, lambda _vis: callback() or False)
+
+    def set_ground(self, plane: GroundPlane, center_m: npt.ArrayLike) -> None:
+        """Draw (or move) the ground grid: ``plane`` around the foot of ``center_m``."""
+        if not self.config.show_grid:
+            return
+        points, lines = grid_lines(plane, center_m)
+        self._grid.points = o3d.utility.Vector3dVector(points)
+        self._grid.lines = o3d.utility.Vector2iVector(lines)
+        self._grid.paint_uniform_color(_GRID_RGB)
+        if self._grid_shown:
+            self._vis.update_geometry(self._grid)
+        else:
+            self._add(self._grid)
+            self._grid_shown = True
+
+    def show(self, state: FrameState, status: str = "") -> None:
+        """Draw ``state``: update, add and remove the per-track meshes, then render and handle events."""
+        present = {m.track_id for m in state.meshes}
+        for track_id in [t for t in self._meshes if t not in present]:
+            self._vis.remove_geometry(self._meshes.pop(track_id), reset_bounding_box=False)
+        for mesh in state.meshes:
+            geometry = self._meshes.get(mesh.track_id)
+            if geometry is None or len(geometry.vertices) != len(mesh.vertices_cam_m):
+                if geometry is not None:
+                    self._vis.remove_geometry(geometry, reset_bounding_box=False)
+                geometry = self._meshes[mesh.track_id] = self._new_mesh(mesh.vertices_cam_m, mesh.colors_rgb)
+                self._add(geometry)
+            else:
+                np.asarray(geometry.vertices)[:] = mesh.vertices_cam_m  # in place: no new buffers per frame
+                np.asarray(geometry.vertex_colors)[:] = mesh.colors_rgb
+                geometry.compute_vertex_normals()
+                self._vis.update_geometry(geometry)
+        self.status = status or f"frame {state.frame_index}  people {len(state.meshes)}"
+        if state.note:
+            self.status += f"  ({state.note})"
+        self.poll()
+
+    def poll(self) -> bool:
+        """Render and handle window events; returns False once the window is closed."""
+        if not self._closed and not self._vis.poll_events():
+            self._closed = True
+        if not self._closed:
+            self._vis.update_renderer()
+        return not self._closed
+
+    def capture_rgb(self) -> npt.NDArray[np.uint8]:
+        """The current view as an (H, W, 3) uint8 RGB image of :attr:`size_wh`."""
+        buffer = np.asarray(self._vis.capture_screen_float_buffer(do_render=True))  # (H, W, 3) float in [0, 1]
+        return (np.clip(buffer, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    def set_viewpoint(self, target_m: npt.ArrayLike | None = None) -> None:
+        """Put the virtual camera at the capture camera, or orbit around ``target_m`` (the people's centre)."""
+        control = self._vis.get_view_control()
+        params = control.convert_to_pinhole_camera_parameters()
+        w, h = self.size_wh
+        k = scale_intrinsics(self.scene.intrinsics, self._scale)
+        # Open3D puts pixel centres at integer coordinates; ours (mocap.types) at +0.5.
+        params.intrinsic = o3d.camera.PinholeCameraIntrinsic(w, h, k[0, 0], k[1, 1], k[0, 2] - 0.5, k[1, 2] - 0.5)
+        if self.config.viewpoint is Viewpoint.ORBIT:
+            target = np.asarray((0.0, 0.0, 3.0) if target_m is None else target_m, np.float64)
+            distance = max(2.5, 0.9 * float(np.linalg.norm(target)))
+            az, el = np.radians(self.config.orbit_azimuth_deg), np.radians(self.config.orbit_elevation_deg)
+            params.extrinsic = orbit_extrinsic(target, az, el, distance)
+        else:
+            params.extrinsic = np.eye(4)  # the scene is in the capture camera's frame
+        if not control.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True):
+            log.warning("Open3D refused the %s viewpoint; keeping its default view", self.config.viewpoint.value)
+        control.set_constant_z_near(0.05)
+        control.set_constant_z_far(200.0)
+        self._view_set = True
+
+    def close(self) -> None:
+        """Close the window (or offscreen context); safe to call twice."""
+        if self._vis is not None:
+            self._vis.destroy_window()
+            self._vis = None
+        self._closed = True
+
+    # -- private --
+
+    def _add(self, geometry: o3d.geometry.Geometry) -> None:
+        # The first geometry sets Open3D's bounding box and view; keep the chosen viewpoint after that.
+        self._vis.add_geometry(geometry, reset_bounding_box=not self._view_set)
+        if not self._view_set:
+            self.set_viewpoint()
+
+    def _new_mesh(
+        self, vertices_m: npt.NDArray[np.float32], colors_rgb: npt.NDArray[np.float32]
+    ) -> o3d.geometry.TriangleMesh:
+        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices_m.astype(np.float64)), self._triangles)
+        mesh.vertex_colors = o3d.utility.Vector3dVector(colors_rgb.astype(np.float64))
+        mesh.compute_vertex_normals()
+        return mesh
+
+
+def _line_set(
+    points_m: npt.NDArray[np.float64], lines: npt.NDArray[np.int32], rgb: tuple[float, ...]
+) -> o3d.geometry.LineSet:
+    line_set = o3d.geometry.LineSet(o3d.utility.Vector3dVector(points_m), o3d.utility.Vector2iVector(lines))
+    line_set.paint_uniform_color(rgb)
+    return line_set
