@@ -44,7 +44,7 @@ def landmark_area_px2(landmarks_px: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Area of the box around each person's finite landmarks, at least 1 pixel^2.
 
     Args:
-        landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``; NaN rows are ignored.
+        landmarks_px: (N, K, 3) ``(x_px, y_px, visibility)``; landmarks with a NaN are ignored.
 
     Returns:
         (N,) area in pixels^2.
@@ -54,8 +54,9 @@ def landmark_area_px2(landmarks_px: npt.ArrayLike) -> npt.NDArray[np.float64]:
         [40.0]
     """
     xy = np.asarray(landmarks_px, np.float64)[..., :2]  # (N, K, 2)
-    low = np.min(np.where(np.isfinite(xy), xy, np.inf), axis=1)  # (N, 2)
-    high = np.max(np.where(np.isfinite(xy), xy, -np.inf), axis=1)
+    ok = np.asarray(np.isfinite(xy).all(-1, keepdims=True))  # (N, K, 1): a landmark with a NaN is skipped
+    low = np.min(np.where(ok, xy, np.inf), axis=1)  # (N, 2)
+    high = np.max(np.where(ok, xy, -np.inf), axis=1)
     extent = np.where(high >= low, high - low, 0.0)  # (N, 2); 0 when no landmark is finite
     return np.maximum(extent[:, 0] * extent[:, 1], 1.0)
 
