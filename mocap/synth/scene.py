@@ -43,8 +43,12 @@ _TROUSER_BONES = ("root", "pelvis", "upperleg", "lowerleg")
 _EYE_LABELS = ("eye_front.L", "eye_front.R", "eye_back.L", "eye_back.R")
 
 # Palettes (sRGB in [0, 1]); skin tones span light to dark.
-SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.87, 0.67, 0.53], [0.72, 0.53, 0.39], [0.55, 0.38, 0.26], [0.36, 0.24, 0.16]])
-HAIR_TONES = np.array([[0.10, 0.07, 0.05], [0.30, 0.19, 0.10], [0.55, 0.40, 0.22], [0.80, 0.68, 0.45], [0.45, 0.45, 0.45]])
+SKIN_TONES = np.array(
+    [[0.96, 0.80, 0.69], [0.87, 0.67, 0.53], [0.72, 0.53, 0.39], [0.55, 0.38, 0.26], [0.36, 0.24, 0.16]]
+)
+HAIR_TONES = np.array(
+    [[0.10, 0.07, 0.05], [0.30, 0.19, 0.10], [0.55, 0.40, 0.22], [0.80, 0.68, 0.45], [0.45, 0.45, 0.45]]
+)
 CLOTH_TONES = np.array(
     [
         [0.80, 0.15, 0.15],
@@ -212,7 +216,7 @@ def floor_mesh(backdrop: Backdrop) -> tuple[FloatArray, npt.NDArray[np.int32], F
         [np.stack(c, axis=-1) for c in ((x0, y0, zeros), (x1, y0, zeros), (x1, y1, zeros), (x0, y1, zeros))], axis=1
     )  # (T, 4, 3)
     base = 4 * np.arange(len(ix))[:, None]
-    triangles = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]]).astype(np.int32)  # (2T, 3)
+    triangles = np.concatenate([base + np.array([0, 1, 2]), base + np.array([0, 2, 3])]).astype(np.int32)  # (2T, 3)
     palette = np.array(backdrop.floor_rgb)
     colors = np.repeat(palette[(ix + iy) % 2], 4, axis=0)  # (4T, 3)
     return corners.reshape(-1, 3), triangles, colors
