@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import zarr
+from zarr.codecs import BloscCodec
 from zarr.storage import LocalStore
 
 from mocap import __version__
@@ -73,6 +74,9 @@ _SOURCE_IDENTITY = ("kind", "path", "size_wh", "num_frames")  # what must match 
 _FRAMES_CHUNK_ROWS = 4096
 _MAX_CHUNK_ROWS = 256
 _CHUNK_BYTES = 4 << 20  # rows per chunk shrink for big rows (vertices) to keep chunk rewrites cheap
+# Byte-shuffled zstd: measured on smooth synthetic motion, 9-14 % smaller landmarks and 24 % smaller
+# float16 vertices than zarr's default (plain zstd level 0), for ~0.6 ms more per 13,718-vertex row.
+_COMPRESSORS = (BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"),)
 _LOCK = "writer.lock"
 
 
@@ -361,7 +365,9 @@ class StoreWriter:
         attrs |= {"status": "writing", "frames_committed": 0, "last_frame_index": -1}
         root = zarr.open_group(LocalStore(path), mode="w", attributes=attrs)
         for name, dtype in FRAME_FIELDS.items():
-            root.create_array(f"frames/{name}", shape=(0,), dtype=dtype, chunks=(_FRAMES_CHUNK_ROWS,))
+            root.create_array(
+                f"frames/{name}", shape=(0,), dtype=dtype, chunks=(_FRAMES_CHUNK_ROWS,), compressors=_COMPRESSORS
+            )
         root.create_group("tracks")
         return root
 
@@ -562,6 +568,7 @@ class StoreWriter:
             shape=(rows, *row_shape),  # a field first seen late reads as missing before
             dtype=column.dtype,
             chunks=(chunk_rows(row_shape, column.dtype), *row_shape),
+            compressors=_COMPRESSORS,
             fill_value=_UNWRITTEN_FRAME if name == "frame_index" else missing_value(column.dtype),
             attributes={} if is_base else {"created_at_row": rows},
         )
