@@ -1,0 +1,244 @@
+"""Mesh convolution layers of the Mesh-VQ-VAE (spatially varying kernels, learned pooling).
+
+After Zhou et al., "Fully Convolutional Mesh Autoencoder using Efficient Spatially Varying
+Kernels" (NeurIPS 2020), as used by Mesh-VQ-VAE. Each layer maps features on ``in_pn`` vertices to
+``out_pn`` vertices through a neighbour table (one row per output vertex, M slots, padded slots
+point at a zero row appended to the input).
+
+- conv branch: ``y[p] = sum_m sum_w c[p, m, w] * valid[p, m] * W_w @ x[nbr(p, m)] + bias`` with W
+  shared basis kernels ``W_w`` (out_ch x in_ch) and per-(vertex, slot) coefficients ``c``.
+  Computed factorised (first mix the neighbours per basis, then one matmul) so no per-vertex kernel
+  tensor of shape (P, M, out, in) is ever built: same maths, far less memory traffic on CPU.
+- pool branch: ``y[p] = sum_m a[p, m] x[nbr(p, m)]`` with ``a = |p_neighbors| * valid``
+  normalised per output vertex; the identity when ``in_pn == out_pn``.
+- output = ``conv * sqrt(1 - r) + pool * sqrt(r)``, then ELU unless it is the last layer.
+
+Parameter names (``weights{l}``, ``bias{l}``, ``w_weights{l}``, ``p_neighbors{l}``,
+``weight_res{l}``) are those of the reference checkpoints so they load key for key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class NeighbourTable:
+    """A parsed connection table.
+
+    Attributes:
+        ids: (out_pn, M) int64 input-vertex index per slot; padded slots hold ``in_pn``.
+        valid: (out_pn, M) bool, False on padded slots.
+        in_pn: number of input vertices.
+    """
+
+    ids: npt.NDArray[np.int64]
+    valid: npt.NDArray[np.bool_]
+    in_pn: int
+
+    @property
+    def out_pn(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def max_neighbours(self) -> int:
+        return int(self.ids.shape[1])
+
+    @property
+    def mean_neighbours(self) -> float:
+        return float(self.valid.sum(1).mean())
+
+
+def parse_connection(table: npt.NDArray[np.integer], in_pn: int) -> NeighbourTable:
+    """Parse a MeshConvolution table ``(out_pn, 1 + 2M)`` = ``[N, id0, dist0, id1, dist1, ...]``.
+
+    Padding pairs are ``(in_pn, -1)``; the count N in column 0 is authoritative.
+    """
+    table = np.asarray(table)
+    if table.ndim != 2 or table.shape[1] < 3 or table.shape[1] % 2 != 1:
+        raise ValueError(f"connection table must have shape (out_pn, 1 + 2M), got {table.shape}")
+    counts = table[:, 0].astype(np.int64)
+    ids = table[:, 1::2].astype(np.int64)
+    slot = np.arange(ids.shape[1])[None, :]
+    valid = slot < counts[:, None]
+    ids = np.where(valid, ids, in_pn)
+    if ids.min() < 0 or ids.max() > in_pn or (ids[valid] >= in_pn).any():
+        raise ValueError(f"connection table refers to vertices outside 0..{in_pn - 1}")
+    return NeighbourTable(ids=ids, valid=valid, in_pn=in_pn)
+
+
+def make_connection(
+    neighbours: Sequence[Sequence[int]], distances: Sequence[Sequence[int]], in_pn: int
+) -> npt.NDArray[np.int32]:
+    """Write neighbour lists in the MeshConvolution format ``(out_pn, 1 + 2M)`` with ``(in_pn, -1)`` padding."""
+    width = max(len(n) for n in neighbours)
+    table = np.empty((len(neighbours), 1 + 2 * width), dtype=np.int32)
+    table[:, 1::2] = in_pn
+    table[:, 2::2] = -1
+    for row, (ids, dists) in enumerate(zip(neighbours, distances, strict=True)):
+        table[row, 0] = len(ids)
+        table[row, 1 : 1 + 2 * len(ids) : 2] = ids
+        table[row, 2 : 2 + 2 * len(ids) : 2] = dists
+    return table
+
+
+def gather_neighbours(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Vertex-major gather: (in_pn, B, C) features, (P, M) ids with padding = in_pn -> (P, M, B*C).
+
+    Vertex-major so each neighbour is one contiguous row (B*C floats): much faster on CPU than
+    gathering along dim 1 of a batch-first tensor.
+    """
+    n, b, c = x.shape
+    padded = torch.cat([x.reshape(n, b * c), x.new_zeros(1, b * c)])
+    return padded.index_select(0, ids.reshape(-1)).view(*ids.shape, b * c)
+
+
+def mesh_conv(x: torch.Tensor, ids: torch.Tensor, coefficients: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Spatially varying convolution, no bias, vertex-major.
+
+    Args:
+        x: (in_pn, B, in_ch) features.
+        ids: (P, M) neighbour ids (padding = in_pn).
+        coefficients: (P, M, W) per-slot basis coefficients, already zero on padded slots.
+        basis: (W, out_ch, in_ch) shared basis kernels.
+    Returns:
+        (P, B, out_ch).
+    """
+    b = x.shape[1]
+    w, out_ch, in_ch = basis.shape
+    mixed = torch.bmm(coefficients.transpose(1, 2), gather_neighbours(x, ids))  # (P, W, B*in_ch)
+    mixed = mixed.view(-1, w, b, in_ch).permute(0, 2, 1, 3).reshape(-1, w * in_ch)  # (P*B, W*in_ch)
+    kernel = basis.permute(0, 2, 1).reshape(w * in_ch, out_ch)  # (W*in_ch, out_ch)
+    return (mixed @ kernel).view(-1, b, out_ch)
+
+
+def mesh_pool(x: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted neighbour average, vertex-major: (in_pn, B, C), (P, M) ids, (P, M) weights -> (P, B, C)."""
+    b, c = x.shape[1:]
+    return torch.bmm(weights[:, None, :], gather_neighbours(x, ids)).view(-1, b, c)
+
+
+def pool_weights(p_neighbors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Normalised |p| over valid slots: (P, M) -> (P, M), rows sum to 1."""
+    weights = p_neighbors.abs() * valid
+    return weights / (weights.sum(dim=1, keepdim=True) + 1e-8)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: ``name`` is its connection table (``pool0`` ... ``unpool0``)."""
+
+    name: str
+    in_ch: int
+    out_ch: int
+    in_pn: int
+    out_pn: int
+    weight_num: int
+    residual_rate: float
+
+
+class FullyConvAE(nn.Module):
+    """The stack of mesh layers; the encoder runs layers ``[0, n_enc)``, the decoder the rest.
+
+    Batch-agnostic: nothing depends on the batch size. Parameters are flat attributes named as in
+    the reference (``weights0``, ``w_weights0``, ``p_neighbors1``, ...).
+    """
+
+    def __init__(self, specs: Sequence[LayerSpec], tables: Sequence[NeighbourTable], n_encoder_layers: int) -> None:
+        super().__init__()
+        if len(specs) != len(tables):
+            raise ValueError(f"{len(specs)} layer specs but {len(tables)} connection tables")
+        self.specs = tuple(specs)
+        self.n_encoder_layers = n_encoder_layers
+        self._cache: dict[int, tuple[tuple[int, ...], torch.Tensor | None, torch.Tensor | None]] = {}
+        for layer, (spec, table) in enumerate(zip(specs, tables, strict=True)):
+            if (table.in_pn, table.out_pn) != (spec.in_pn, spec.out_pn):
+                raise ValueError(
+                    f"layer {layer} ({spec.name}) expects {spec.in_pn}->{spec.out_pn} vertices, "
+                    f"its table is {table.in_pn}->{table.out_pn}"
+                )
+            # Neighbour tables are constants of the hierarchy, not weights: non-persistent buffers.
+            self.register_buffer(f"ids{layer}", torch.from_numpy(table.ids), persistent=False)
+            self.register_buffer(f"valid{layer}", torch.from_numpy(table.valid.astype(np.float32)), persistent=False)
+            self._init_layer(layer, spec, table)
+
+    def _init_layer(self, layer: int, spec: LayerSpec, table: NeighbourTable) -> None:
+        m, avg = table.max_neighbours, table.mean_neighbours
+        if spec.residual_rate < 1:
+            w = spec.weight_num
+            self.register_parameter(f"weights{layer}", nn.Parameter(torch.randn(w, spec.out_ch * spec.in_ch)))
+            self.register_parameter(f"bias{layer}", nn.Parameter(torch.zeros(spec.out_ch)))
+            self.register_parameter(f"w_weights{layer}", nn.Parameter(torch.randn(spec.out_pn, m, w) / (avg * w)))
+        if spec.residual_rate > 0:
+            if spec.in_pn != spec.out_pn:
+                self.register_parameter(f"p_neighbors{layer}", nn.Parameter(torch.randn(spec.out_pn, m) / avg))
+            if spec.in_ch != spec.out_ch:
+                weight_res = torch.randn(spec.out_ch, spec.in_ch) / spec.out_ch
+                self.register_parameter(f"weight_res{layer}", nn.Parameter(weight_res))
+
+    def _derived(self, layer: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(masked conv coefficients (P,M,W) or None, pool weights (P,M) or None) for a layer.
+
+        Cached in eval mode under no_grad; the key is the parameters' version counters and storage,
+        so an optimiser step or ``load_state_dict`` invalidates it.
+        """
+        valid = getattr(self, f"valid{layer}")
+        w_weights, p_neighbors = self._param(f"w_weights{layer}"), self._param(f"p_neighbors{layer}")
+        params = [p for p in (w_weights, p_neighbors) if p is not None]
+        key = tuple(v for p in params for v in (p._version, p.data_ptr()))
+        use_cache = not self.training and not torch.is_grad_enabled()
+        if use_cache and layer in self._cache and self._cache[layer][0] == key:
+            return self._cache[layer][1:]
+        coefficients = None if w_weights is None else w_weights * valid[:, :, None]
+        weights = None if p_neighbors is None else pool_weights(p_neighbors, valid)
+        if use_cache:
+            self._cache[layer] = (key, coefficients, weights)
+        return coefficients, weights
+
+    def _param(self, name: str) -> torch.Tensor | None:
+        return self._parameters.get(name)
+
+    def layer(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """Apply one layer, vertex-major: (in_pn, B, in_ch) -> (out_pn, B, out_ch)."""
+        spec = self.specs[layer]
+        ids = getattr(self, f"ids{layer}")
+        coefficients, weights = self._derived(layer)
+        out: torch.Tensor | None = None
+        if spec.residual_rate < 1:
+            assert coefficients is not None
+            basis = getattr(self, f"weights{layer}").view(spec.weight_num, spec.out_ch, spec.in_ch)
+            conv = mesh_conv(x, ids, coefficients, basis) + getattr(self, f"bias{layer}")
+            out = conv * math.sqrt(1 - spec.residual_rate)
+        if spec.residual_rate > 0:
+            res = x
+            weight_res = self._param(f"weight_res{layer}")
+            if weight_res is not None:
+                res = res @ weight_res.T  # (in_pn, B, out_ch)
+            if weights is not None:
+                res = mesh_pool(res, ids, weights)
+            res = res * math.sqrt(spec.residual_rate)
+            out = res if out is None else out + res
+        assert out is not None
+        is_last = layer == len(self.specs) - 1
+        return out if is_last else nn.functional.elu(out)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, V0, 3) -> latent (B, V_latent, latent_ch)."""
+        x = x.transpose(0, 1)
+        for layer in range(self.n_encoder_layers):
+            x = self.layer(x, layer)
+        return x.transpose(0, 1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, V_latent, latent_ch) -> (B, V0, 3)."""
+        z = z.transpose(0, 1)
+        for layer in range(self.n_encoder_layers, len(self.specs)):
+            z = self.layer(z, layer)
+        return z.transpose(0, 1)
