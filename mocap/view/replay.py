@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -165,6 +166,11 @@ class _Follower:
         return gone is not None and time.perf_counter() - gone > self.config.writer_grace_s
 
 
+def _sync_faces(frames: StoreFrames, viewer: Viewer) -> None:
+    if frames.has_meshes and len(viewer.scene.faces) == 0:  # a followed store got its first mesh
+        viewer.set_faces(frames.faces())
+
+
 def _place_ground(frames: StoreFrames, viewer: Viewer, *, viewpoint: bool) -> None:
     plane, centre_m = frames.ground()
     viewer.set_ground(plane, centre_m)
@@ -200,11 +206,14 @@ def _save_all(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, saver: 
             break
         if follower.poll() == 0:
             time.sleep(config.poll_s / 4)
-        elif frames.num_frames - grounded_at >= _GROUND_EVERY_FRAMES or grounded_at == 0:
+            continue
+        _sync_faces(frames, viewer)
+        if frames.num_frames - grounded_at >= _GROUND_EVERY_FRAMES or grounded_at == 0:
             _place_ground(frames, viewer, viewpoint=grounded_at == 0)
             grounded_at = frames.num_frames
-    if follower is not None:  # the last frames may have been committed with the final status
-        follower.frames.refresh()
+    if stats.frames_shown == 0:  # nothing stored: still show the scene, and say why it is empty
+        viewer.show(FrameState(0, 0.0, note="no frames in this store"))
+        saver.write(viewer.capture_rgb(), 0, viewer.status)
     stats.seconds = time.perf_counter() - start
     return stats
 
@@ -218,7 +227,7 @@ def _bind_keys(viewer: Viewer, playback: Playback, frames: StoreFrames) -> None:
     for key in (KEY_MINUS, KEY_KP_SUBTRACT):
         viewer.on_key(key, playback.slower)
     for slot, key in enumerate(KEY_DIGITS):
-        viewer.on_key(key, lambda slot=slot: _toggle_slot(playback, frames, slot))
+        viewer.on_key(key, functools.partial(_toggle_slot, playback, frames, slot))
     for key in (KEY_Q, KEY_ESCAPE):
         viewer.on_key(key, playback.quit)
 
@@ -239,6 +248,7 @@ def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig) -> R
         now = time.perf_counter()
         if follower is not None:
             if follower.poll():
+                _sync_faces(frames, viewer)
                 playback.num_frames = frames.num_frames
                 playback.position = float(frames.num_frames - 1)  # keep showing the newest frame
             if follower.done:

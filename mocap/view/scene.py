@@ -164,7 +164,7 @@ def scale_intrinsics(intrinsics: npt.ArrayLike, scale: float) -> npt.NDArray[np.
 def frustum_lines(
     intrinsics: npt.ArrayLike, size_wh: tuple[int, int], depth_m: float = 0.3
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
-    """The capture camera drawn as a pyramid: (5, 3) points (apex, then image corners at ``depth_m``) and (8, 2) lines."""
+    """The capture camera as a pyramid: (5, 3) points (apex, image corners at ``depth_m``) and (8, 2) lines."""
     w, h = size_wh
     corners_px = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64)  # (4, 3) homogeneous
     rays = corners_px @ np.linalg.inv(np.asarray(intrinsics, np.float64)).T  # (4, 3) with z = 1

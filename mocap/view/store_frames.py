@@ -123,6 +123,7 @@ class StoreFrames:
         return self._faces
 
     def static_scene(self) -> StaticScene:
+        """Faces, intrinsics and image size; no faces yet when no mesh was stored yet (see :meth:`faces`)."""
         faces = self.faces() if self.has_meshes else np.zeros((0, 3), np.int64)
         return StaticScene(faces, self.intrinsics, self.size_wh)
 
@@ -187,8 +188,12 @@ class StoreFrames:
 
     def _load_faces(self) -> npt.NDArray[np.int64]:
         root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")
-        if "body" in root and "faces" in root["body"]:
-            return np.asarray(root["body/faces"][:], np.int64)
+        try:
+            faces = root["body/faces"]
+        except KeyError:
+            faces = None
+        if isinstance(faces, zarr.Array):
+            return np.asarray(faces[:], np.int64)
         num_vertices = next(t[VERTICES].shape[1] for t in self._tracks.values() if VERTICES in t.fields)
         if num_vertices != ANNY_NUM_VERTICES:
             raise StoreError(

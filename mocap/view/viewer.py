@@ -120,6 +120,7 @@ class Viewer:
         self._grid = o3d.geometry.LineSet()
         self._grid_shown = False
         self._closed = False
+        self._destroyed = False
         self._view_set = False
         self.status = ""
         if self.config.show_frustum:
@@ -137,7 +138,20 @@ class Viewer:
 
     def on_key(self, key: int, callback: Callable[[], None]) -> None:
         """Call ``callback()`` when ``key`` (a GLFW key code) is pressed; replaces Open3D's own binding."""
-        self._vis.register_key_callback(key, lambda _vis: callback() or False)
+
+        def handle(_vis: o3d.visualization.Visualizer) -> bool:
+            callback()
+            return True  # redraw
+
+        self._vis.register_key_callback(key, handle)
+
+    def set_faces(self, faces: npt.NDArray[np.integer]) -> None:
+        """Use other triangles (a store followed from before its first mesh); drops the meshes shown."""
+        self.scene = StaticScene(faces, self.scene.intrinsics, self.scene.size_wh)
+        self._triangles = o3d.utility.Vector3iVector(np.asarray(faces, np.int32))
+        for geometry in self._meshes.values():
+            self._vis.remove_geometry(geometry, reset_bounding_box=False)
+        self._meshes.clear()
 
     def set_ground(self, plane: GroundPlane, center_m: npt.ArrayLike) -> None:
         """Draw (or move) the ground grid: ``plane`` around the foot of ``center_m``."""
@@ -211,9 +225,9 @@ class Viewer:
 
     def close(self) -> None:
         """Close the window (or offscreen context); safe to call twice."""
-        if self._vis is not None:
+        if not self._destroyed:
             self._vis.destroy_window()
-            self._vis = None
+            self._destroyed = True
         self._closed = True
 
     # -- private --

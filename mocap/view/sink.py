@@ -1,0 +1,267 @@
+"""The live viewer as a capture sink: ``mocap run VIDEO --view`` / ``mocap run webcam:0 --view``.
+
+The viewer runs in its own process (its own GIL and GL context) fed through a queue of one
+frame: when the viewer lags, the frame waiting in the queue is replaced by the newest one, so
+the viewer drops frames and the capture never waits. Closing the window sets :attr:`ViewerSink.closed`;
+the capture loop checks it and ends the run cleanly (the store is closed "complete").
+
+Wiring it into a capture::
+
+    sink = ViewerSink(faces=body.faces)
+    capture(source, pipeline, [store_sink, sink], on_frame=lambda r, s: stop_if(sink.closed))
+
+Example:
+    >>> sink = ViewerSink(config=ViewerConfig(visible=False), save=Path("live/"))  # doctest: +SKIP
+    >>> sink.write(result, frame); sink.close("complete")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mocap.types import Frame, FrameResult
+from mocap.view.scene import (
+    ColorBy,
+    GroundPlane,
+    default_intrinsics,
+    estimate_ground,
+    frame_state,
+    lowest_vertices,
+)
+
+log = logging.getLogger(__name__)
+
+VERTICES = "vertices_cam_m"
+UNCERTAINTY = "vertex_uncertainty_m"
+_GROUND_POINTS = 300  # recent per-person lowest points the live ground is fitted to
+_GROUND_EVERY = 15  # frames between ground re-estimates
+_JOIN_S = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class _Message:
+    """What crosses the process boundary per frame: only what the viewer draws."""
+
+    frame_index: int
+    time_s: float
+    size_wh: tuple[int, int]
+    intrinsics: npt.NDArray[np.float64] | None
+    track_ids: list[int]
+    vertices_cam_m: npt.NDArray[np.floating] | None  # (N, V, 3)
+    uncertainty_m: npt.NDArray[np.floating] | None  # (N, V)
+
+
+class ViewerSink:
+    """Shows every frame it can of a live capture in the 3D viewer, without ever slowing the capture.
+
+    Args:
+        faces: (F, 3) triangles of the meshes (default: the Anny body's, for 13,718-vertex meshes).
+        config: viewer window settings (``ViewerConfig(visible=False)`` renders offscreen).
+        color_by: colour per track id or per-vertex uncertainty.
+        save: also write the rendered frames to a video or a PNG folder (see :class:`~mocap.view.saver.FrameSaver`).
+        fps: frame rate of a saved video.
+    """
+
+    def __init__(
+        self,
+        faces: npt.NDArray[np.integer] | None = None,
+        config: Any = None,
+        color_by: ColorBy = ColorBy.ID,
+        save: Path | None = None,
+        fps: float = 30.0,
+    ) -> None:
+        context = mp.get_context("spawn")  # never fork a process holding MediaPipe/torch threads
+        self._queue: Any = context.Queue(maxsize=1)
+        self._closed_event = context.Event()
+        faces_array = None if faces is None else np.asarray(faces, np.int64)
+        self._process = context.Process(
+            target=_viewer_main,
+            args=(self._queue, self._closed_event, faces_array, config, color_by, save, fps),
+            name="mocap-viewer",
+            daemon=True,
+        )
+        self._process.start()
+        self.frames_sent = 0
+        self.frames_dropped = 0
+
+    @property
+    def closed(self) -> bool:
+        """True once the viewer window was closed (or the viewer process ended): stop the capture."""
+        return self._closed_event.is_set() or not self._process.is_alive()
+
+    def write(self, result: FrameResult, frame: Frame) -> None:
+        """Hand the frame to the viewer; replaces a frame the viewer has not taken yet. Never blocks."""
+        if self.closed:
+            return
+        message = _message(result, frame)
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            try:
+                self._queue.get_nowait()  # the viewer lags: drop the stale frame, show the newest
+                self.frames_dropped += 1
+            except queue.Empty:
+                pass
+            try:
+                self._queue.put_nowait(message)
+            except queue.Full:
+                self.frames_dropped += 1
+                return
+        self.frames_sent += 1
+
+    def close(self, status: str) -> None:
+        """Let the viewer draw the last frame, then end its process."""
+        if self._process.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=_JOIN_S)  # behind the last frame: it is still drawn
+            self._process.join(_JOIN_S)
+        if self._process.is_alive():
+            log.warning("the viewer process did not stop in %.0f s: terminating it", _JOIN_S)
+            self._process.terminate()
+            self._process.join()
+        log.debug("viewer closed (run %s): %d frames sent, %d dropped", status, self.frames_sent, self.frames_dropped)
+
+
+def _message(result: FrameResult, frame: Frame) -> _Message:
+    vertices = result.track_fields.get(VERTICES)
+    uncertainty = result.track_fields.get(UNCERTAINTY)
+    return _Message(
+        result.frame_index,
+        result.time_s,
+        result.size_wh,
+        frame.intrinsics,
+        [int(t) for t in result.tracks.track_id],
+        None if vertices is None else np.asarray(vertices),
+        None if uncertainty is None else np.asarray(uncertainty),
+    )
+
+
+class _LiveGround:
+    """The ground under the people seen lately, re-fitted every few frames."""
+
+    def __init__(self) -> None:
+        self.points: deque[npt.NDArray[np.float64]] = deque(maxlen=_GROUND_POINTS)
+        self.plane = GroundPlane()
+        self.centre_m = np.array([0.0, 0.0, 3.0])
+        self._frames = 0
+
+    def update(self, vertices_m: npt.NDArray[np.floating]) -> bool:
+        """Add (N, V, 3) meshes; True when the plane was re-fitted."""
+        vertices = np.asarray(vertices_m, np.float64)
+        vertices = vertices[np.isfinite(vertices).all(axis=(1, 2))]
+        if len(vertices) == 0:
+            return False
+        self.points.extend(lowest_vertices(vertices, self.plane.normal_up))
+        self._frames += 1
+        if self._frames % _GROUND_EVERY != 1:
+            return False
+        self.plane = estimate_ground(np.array(self.points))
+        self.centre_m = vertices.reshape(-1, 3).mean(axis=0)
+        return True
+
+
+class _LiveView:
+    """The viewer process's state: a viewer opened on the first frame, the live ground, an optional saver."""
+
+    def __init__(
+        self, faces: npt.NDArray[np.int64] | None, config: Any, color_by: ColorBy, save: Path | None, fps: float
+    ):
+        from mocap.view.viewer import ViewerConfig
+
+        self.faces, self.config, self.color_by = faces, config or ViewerConfig(), color_by
+        self.save, self.fps = save, fps
+        self.viewer: Any = None
+        self.saver: Any = None
+        self.ground = _LiveGround()
+        self.shown, self.start = 0, time.perf_counter()
+
+    def draw(self, message: _Message) -> None:
+        from mocap.view.replay import status_line
+
+        self._open(message)
+        if message.vertices_cam_m is not None and len(self.viewer.scene.faces) == 0:  # the run's first mesh
+            self.viewer.set_faces(_faces_for(self.faces, message))
+        vertices: dict[int, np.ndarray] = {}
+        uncertainty: dict[int, np.ndarray] = {}
+        if message.vertices_cam_m is not None and len(self.viewer.scene.faces):
+            vertices = dict(zip(message.track_ids, message.vertices_cam_m, strict=True))
+            if self.ground.update(message.vertices_cam_m):
+                self.viewer.set_ground(self.ground.plane, self.ground.centre_m)
+        if message.uncertainty_m is not None:
+            uncertainty = dict(zip(message.track_ids, message.uncertainty_m, strict=True))
+        note = "" if message.vertices_cam_m is not None else "no meshes in this run: showing the ground only"
+        state = frame_state(message.frame_index, message.time_s, vertices, uncertainty, self.color_by, note)
+        self.shown += 1
+        self.viewer.show(state, status_line(state, self.shown / max(1e-6, time.perf_counter() - self.start)))
+        if self.saver is not None:
+            self.saver.write(self.viewer.capture_rgb(), state.frame_index, self.viewer.status)
+
+    def _open(self, message: _Message) -> None:
+        if self.viewer is not None:
+            return
+        from mocap.view.saver import FrameSaver
+        from mocap.view.viewer import StaticScene, Viewer
+
+        k = default_intrinsics(message.size_wh) if message.intrinsics is None else message.intrinsics
+        self.viewer = Viewer(StaticScene(_faces_for(self.faces, message), k, message.size_wh), self.config)
+        self.saver = None if self.save is None else FrameSaver(self.save, self.fps, self.viewer.size_wh)
+
+    def close(self) -> None:
+        if self.saver is not None:
+            self.saver.close()
+        if self.viewer is not None:
+            self.viewer.close()
+
+
+def _viewer_main(
+    messages: Any,
+    closed: Any,
+    faces: npt.NDArray[np.int64] | None,
+    config: Any,
+    color_by: ColorBy,
+    save: Path | None,
+    fps: float,
+) -> None:
+    """The viewer process: draw each message until the sentinel None arrives or the window is closed."""
+    live = _LiveView(faces, config, color_by, save, fps)
+    try:
+        while live.viewer is None or not live.viewer.closed:
+            try:
+                message = messages.get(timeout=0.03)
+            except queue.Empty:
+                if live.viewer is not None:
+                    live.viewer.poll()  # keep the window responsive between frames
+                continue
+            if message is None:
+                break
+            live.draw(message)
+    finally:
+        closed.set()
+        live.close()
+
+
+def _faces_for(faces: npt.NDArray[np.int64] | None, message: _Message) -> npt.NDArray[np.int64]:
+    """The triangles to draw ``message`` 's meshes with: the given ones, else Anny's, else none (grid only)."""
+    if faces is not None:
+        return faces
+    if message.vertices_cam_m is None:
+        return np.zeros((0, 3), np.int64)
+    from mocap.body.anny_body import AnnyBody
+
+    if message.vertices_cam_m.shape[1] != AnnyBody().num_vertices:
+        log.error(
+            "meshes of %d vertices but no faces given: pass ViewerSink(faces=...)", message.vertices_cam_m.shape[1]
+        )
+        return np.zeros((0, 3), np.int64)
+    return AnnyBody().faces
