@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -117,19 +119,22 @@ def matrix_to_rotation_6d(matrix: torch.Tensor) -> torch.Tensor:
     return matrix[..., :2, :].reshape(matrix.shape[:-2] + (6,))
 
 
-def euler_to_matrix(angles_rad: npt.ArrayLike, order: str) -> npt.NDArray[np.float64]:
-    """(..., 3) intrinsic Euler angles in radians, applied in ``order`` (e.g. "ZXY") -> (..., 3, 3).
+def euler_to_matrix(angles_rad: npt.ArrayLike, order: str, extrinsic: bool = False) -> npt.NDArray[np.float64]:
+    """(..., 3) Euler angles in radians, one per axis of ``order`` (e.g. "ZXY") -> (..., 3, 3).
 
-    ``order`` "ZXY" gives ``Rz(a[...,0]) @ Rx(a[...,1]) @ Ry(a[...,2])``: the BVH channel order.
+    Intrinsic (default, BVH): "ZXY" gives ``Rz(a[...,0]) @ Rx(a[...,1]) @ Ry(a[...,2])``.
+    Extrinsic (ASF/AMC "XYZ": x applied first about fixed axes): ``Rz(a[...,2]) @ Ry(a[...,1]) @ Rx(a[...,0])``.
     """
     angles = np.asarray(angles_rad, dtype=np.float64)
     flat = angles.reshape(-1, 3)
-    matrices = Rotation.from_euler(order.upper(), flat).as_matrix()
+    matrices = Rotation.from_euler(order.lower() if extrinsic else order.upper(), flat).as_matrix()
     return matrices.reshape(angles.shape[:-1] + (3, 3))
 
 
 def matrix_to_euler(matrix: npt.ArrayLike, order: str) -> npt.NDArray[np.float64]:
     """(..., 3, 3) -> (..., 3) intrinsic Euler angles in radians in ``order``; inverse of :func:`euler_to_matrix`."""
     m = np.asarray(matrix, dtype=np.float64)
-    angles = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_euler(order.upper())
+    with warnings.catch_warnings():  # at gimbal lock scipy zeroes the third angle: still an exact decomposition
+        warnings.simplefilter("ignore", UserWarning)
+        angles = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_euler(order.upper())
     return angles.reshape(m.shape[:-2] + (3,))
