@@ -334,11 +334,13 @@ class StoreWriter:
         self._buffer: list[FrameResult] = []
         self._arrays: dict[tuple[int, str], zarr.Array] = {}  # (track_id, field) -> open array
         self._rows: dict[int, int] = {}  # committed rows per track
-        self._frames_committed = 0
+        self._frames_committed = 0  # these two are read back from the root attrs at the commit point
         self._last_frame_index = -1
         self._closed = False
+        self._failed: BaseException | None = None  # the error of a flush that failed half way
+        self._frames: dict[str, zarr.Array] = {}  # frames/<name> -> open array
         self._root = self._open_resume(extra) if mode == "resume" else self._open_new(extra, mode == "overwrite")
-        self._frames = {name: _array(self._root, f"frames/{name}") for name in FRAME_FIELDS}
+        self._load_committed()
         (self.path / _LOCK).write_text(f"{socket.gethostname()} {os.getpid()}")
 
     # -- opening --
@@ -374,8 +376,8 @@ class StoreWriter:
     def _open_resume(self, extra: dict[str, Any]) -> zarr.Group:
         if not self.path.exists():
             raise StoreError(f"no store at {self.path} to resume: drop --resume to start a new run")
-        root = _open_root(self.path, writable=True)
         _check_unlocked(self.path)
+        root = _open_root(self.path, writable=True)
         stored = _attrs(root)
         if "source" in extra:
             _check_same_source(self.path, stored.get("source"), extra["source"])
@@ -387,18 +389,20 @@ class StoreWriter:
                 stacklevel=3,
             )
             del extra["config"]
-        self._frames_committed, self._last_frame_index = stored["frames_committed"], stored["last_frame_index"]
-        self._truncate_to_commit(root)
         root.attrs.update({**extra, "status": "writing"})
-        log.info("resuming %s after frame %d (%d frames)", self.path, self._last_frame_index, self._frames_committed)
+        log.info("resuming %s after frame %d", self.path, stored["last_frame_index"])
         return root
 
-    def _truncate_to_commit(self, root: zarr.Group) -> None:
-        """Drop every row written after the commit point (a killed or failed flush) and reload the state."""
+    def _load_committed(self) -> None:
+        """Load the state at the commit point, dropping every row written after it (by a killed flush)."""
+        root = self._root
+        attrs = _attrs(root)
+        self._frames_committed, self._last_frame_index = attrs["frames_committed"], attrs["last_frame_index"]
         for partial in self.path.rglob("*.partial"):  # temporary files of interrupted atomic writes
             partial.unlink()
-        for name in FRAME_FIELDS:
-            _truncate(_array(root, f"frames/{name}"), self._frames_committed)
+        self._frames = {name: _array(root, f"frames/{name}") for name in FRAME_FIELDS}
+        for array in self._frames.values():
+            _truncate(array, self._frames_committed)
         self._arrays.clear()
         self._rows.clear()
         for track_id in _track_dirs(self.path):
@@ -457,8 +461,9 @@ class StoreWriter:
 
     def write(self, result: FrameResult) -> None:
         """Buffer one frame's result; flushes every ``flush_every`` frames."""
-        if self._closed:
-            raise StoreError(f"{self.path} is closed: open StoreWriter(..., mode='resume') to append more frames")
+        if self._closed or self._failed is not None:
+            why = "is closed" if self._failed is None else f"could not be written ({self._failed})"
+            raise StoreError(f"{self.path} {why}: open StoreWriter(..., mode='resume') to append more frames")
         last = self._buffer[-1].frame_index if self._buffer else self._last_frame_index
         if result.frame_index <= last:
             raise StoreError(
@@ -473,7 +478,7 @@ class StoreWriter:
 
     def flush(self) -> None:
         """Append the buffered frames and commit them (nothing to do when the buffer is empty)."""
-        if not self._buffer:
+        if not self._buffer or self._failed is not None:
             return
         results, self._buffer = self._buffer, []
         # Build and check every column before the first write, so a bad field leaves the store untouched.
@@ -491,15 +496,20 @@ class StoreWriter:
             commit = {"frames_committed": self._frames_committed + len(results)}
             commit["last_frame_index"] = results[-1].frame_index
             self._root.attrs.update(commit)  # the commit point: one atomic replace of zarr.json
-        except BaseException:
-            self._truncate_to_commit(self._root)
+        except BaseException as error:
+            # The store stays valid at its last commit (readers ignore the rows written since, a resume
+            # truncates them), but this writer's view of it is not: refuse to go on.
+            self._failed = error
             raise
         self._frames_committed, self._last_frame_index = commit["frames_committed"], commit["last_frame_index"]
         for track_id, track_columns in columns.items():
             self._rows[track_id] = self._rows.get(track_id, 0) + len(track_columns["frame_index"])
 
     def close(self, status: str = "complete") -> None:
-        """Flush, then record ``status`` ("complete", "interrupted" or "failed"). Closing twice is a no-op."""
+        """Flush, then record ``status`` ("complete", "interrupted" or "failed"). Closing twice is a no-op.
+
+        After a failed flush nothing more is written and the status is "interrupted", whatever ``status`` says.
+        """
         if status not in STATUSES[1:]:
             raise ValueError(f"status must be one of {STATUSES[1:]}, got {status!r}")
         if self._closed:
@@ -511,7 +521,7 @@ class StoreWriter:
             raise
         finally:
             self._closed = True
-            self._root.attrs.update({"status": status})
+            self._root.attrs.update({"status": status if self._failed is None else "interrupted"})
             (self.path / _LOCK).unlink(missing_ok=True)
 
     def __enter__(self) -> StoreWriter:
@@ -552,7 +562,7 @@ class StoreWriter:
         return column
 
     def _append_track(self, track_id: int, columns: dict[str, np.ndarray]) -> None:
-        if track_id not in self._rows and (track_id, "frame_index") not in self._arrays:
+        if (track_id, "frame_index") not in self._arrays:  # a new track
             self._root.require_group(f"tracks/{track_id}")
         for name, column in columns.items():
             array = self._arrays.get((track_id, name))
@@ -685,7 +695,8 @@ class RunStore:
         attrs, n = self.attrs, self.num_frames
         source = attrs.get("source") or {}
         fps = attrs.get("fps")
-        duration = f"{n / fps:.2f} s" if fps else "? s"
+        # From the times, not the count: a live source drops frames.
+        duration = f"{self.time_s[-1] - self.time_s[0] + 1 / fps:.2f} s" if n and fps else "-"
         span = f"{int(self.frame_index[0])}-{self.last_frame_index}" if n else "none"
         size = "x".join(str(v) for v in source.get("size_wh") or []) or "?"
         lines = [

@@ -194,7 +194,7 @@ def test_rows_beyond_the_commit_point_are_ignored_and_truncated_on_resume(tmp_pa
 
 
 def test_killed_writer_leaves_a_readable_store_that_resumes_to_the_same_run(tmp_path: Path) -> None:
-    path, total = tmp_path / "run.zarr", 120
+    path, total = tmp_path / "run.zarr", 80
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPER.parents[2]), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, str(HELPER), str(path), str(total), "4", "0.01"], env=env)
     try:
@@ -236,6 +236,36 @@ def test_exception_inside_the_writer_flushes_and_marks_interrupted(tmp_path: Pat
     store = open_store(tmp_path / "run.zarr")
     assert store.attrs["status"] == "interrupted" and store.num_frames == 5
     assert StoreWriter(tmp_path / "run.zarr", mode="resume").resume_from == 5
+
+
+def test_a_flush_that_fails_half_way_leaves_the_store_at_its_last_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "run.zarr"
+    writer = StoreWriter(path, attrs=ATTRS, flush_every=4)
+    for index in range(8):
+        writer.write(scripted_result(index))
+    calls, append = [0], zarr.Array.append
+
+    def append_until_the_disk_is_full(self: zarr.Array, data: np.ndarray, axis: int = 0) -> tuple[int, ...]:
+        calls[0] += 1
+        if calls[0] > 12:  # part of the tracks' arrays are written, the frames arrays and the commit are not
+            raise OSError(28, "No space left on device")
+        return append(self, data, axis)
+
+    monkeypatch.setattr(zarr.Array, "append", append_until_the_disk_is_full)
+    with pytest.raises(OSError, match="No space left"):
+        for index in range(8, 12):  # frame 8 brings track 3 and the 4th frame flushes
+            writer.write(scripted_result(index))
+    monkeypatch.setattr(zarr.Array, "append", append)
+    assert open_store(path).num_frames == 8
+    with pytest.raises(StoreError, match=r"could not be written .*No space left.*mode='resume'"):
+        writer.write(scripted_result(12))
+    writer.close()
+    assert open_store(path).attrs["status"] == "interrupted"
+    write_run(path, range(8, 20), mode="resume")
+    write_run(tmp_path / "clean.zarr", range(20))
+    assert_same_runs(open_store(path), open_store(tmp_path / "clean.zarr"))
 
 
 def test_resume_a_complete_store_appends(tmp_path: Path) -> None:
