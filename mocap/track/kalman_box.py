@@ -37,8 +37,8 @@ def xyxy_to_cxcywh(xyxy: npt.ArrayLike) -> npt.NDArray[np.float64]:
         [20.0, 40.0, 20.0, 40.0]
     """
     xyxy = np.asarray(xyxy, np.float64)
-    x0, y0, x1, y1 = np.moveaxis(xyxy, -1, 0)
-    return np.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], axis=-1)
+    low, high = xyxy[..., :2], xyxy[..., 2:]
+    return np.concatenate([(low + high) / 2, high - low], axis=-1)
 
 
 def cxcywh_to_xyxy(cxcywh: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -55,8 +55,8 @@ def cxcywh_to_xyxy(cxcywh: npt.ArrayLike) -> npt.NDArray[np.float64]:
         [10.0, 20.0, 30.0, 60.0]
     """
     cxcywh = np.asarray(cxcywh, np.float64)
-    cx, cy, w, h = np.moveaxis(cxcywh, -1, 0)
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+    centre, half_size = cxcywh[..., :2], cxcywh[..., 2:] / 2
+    return np.concatenate([centre - half_size, centre + half_size], axis=-1)
 
 
 def _size_scale(wh_px: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

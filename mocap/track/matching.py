@@ -161,6 +161,7 @@ def assign(
         matches = np.stack([rows[real], cols[real]], axis=1).astype(np.int64)
     else:
         matches = np.zeros((0, 2), np.int64)
-    unmatched_rows = np.setdiff1d(np.arange(n), matches[:, 0]).astype(np.int64)
-    unmatched_cols = np.setdiff1d(np.arange(m), matches[:, 1]).astype(np.int64)
-    return matches, unmatched_rows, unmatched_cols
+    row_free, col_free = np.ones(n, bool), np.ones(m, bool)
+    row_free[matches[:, 0]] = False
+    col_free[matches[:, 1]] = False
+    return matches, np.flatnonzero(row_free).astype(np.int64), np.flatnonzero(col_free).astype(np.int64)

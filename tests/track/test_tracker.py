@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from track_scenes import Person, box_at, detections, id_per_person, id_switches, walk
+from track_scenes import Person, box_at, detections, id_per_person, id_switches, jittered, walk
 
 from mocap.errors import ConfigError
 from mocap.track.tracker import TrackConfig, Tracker
@@ -88,6 +88,17 @@ def test_crossing_people_never_swap_ids(make_scene, reverse_rows: bool) -> None:
     _, ids = run(scene)
     assert id_switches(ids) == 0
     assert len({track_id for track_ids in ids.values() for track_id in track_ids}) == 2
+
+
+@pytest.mark.parametrize("make_scene", [walk_past, near_and_far, meet_and_turn_back, cross_behind])
+def test_crossing_people_never_swap_ids_under_detector_jitter(make_scene) -> None:
+    scene = make_scene()
+    names = [[name for name, _ in frame] for frame in scene]
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        tracker = Tracker()
+        outputs = [tracker.update(jittered(detections([p for _, p in frame]), rng, sigma_px=4.0)) for frame in scene]
+        assert id_switches(id_per_person(outputs, names)) == 0
 
 
 def test_turn_back_is_a_case_that_iou_alone_gets_wrong() -> None:

@@ -82,6 +82,18 @@ def detections(people: Sequence[Person]) -> Detections:
     )
 
 
+def jittered(dets: Detections, rng: np.random.Generator, sigma_px: float) -> Detections:
+    """A copy with Gaussian detector noise (std ``sigma_px``) on every box corner and landmark."""
+    landmarks = dets.landmarks_px.copy()
+    landmarks[..., :2] += rng.normal(0, sigma_px, landmarks[..., :2].shape)
+    return Detections(
+        xyxy_px=(dets.xyxy_px + rng.normal(0, sigma_px, dets.xyxy_px.shape)).astype(np.float32),
+        score=dets.score.copy(),
+        landmarks_px=landmarks.astype(np.float32),
+        landmarks_world_m=dets.landmarks_world_m.copy(),
+    )
+
+
 def box_at(cx: float, bottom: float, height: float, aspect: float = 0.4) -> tuple[float, float, float, float]:
     """A person box of the given height (pixels) standing on ``bottom``, centred on ``cx``."""
     w = height * aspect
