@@ -1,8 +1,9 @@
 """Multi-person tracker: SORT/ByteTrack-style association on boxes and body landmarks.
 
 Each frame: every track's box Kalman filter predicts; confirmed and lost tracks are matched first
-on IoU plus landmark similarity (the landmarks tell two people apart while their boxes overlap),
-then tentative tracks on IoU alone; unmatched confident detections start tentative tracks.
+on IoU plus the pose similarity of their landmarks (the pose tells two people apart while their
+boxes overlap), then tentative tracks on IoU alone; unmatched confident detections start
+tentative tracks.
 Each returned row carries the index of the detection it was matched to, so no caller ever has to
 re-match outputs to inputs.
 """
