@@ -693,17 +693,14 @@ class RunStore:
     def summary(self) -> str:
         """A few lines for people: source, frames, status, and per track its frames, fields and size."""
         attrs, n = self.attrs, self.num_frames
-        source = attrs.get("source") or {}
         fps = attrs.get("fps")
         # From the times, not the count: a live source drops frames.
         duration = f"{self.time_s[-1] - self.time_s[0] + 1 / fps:.2f} s" if n and fps else "-"
         span = f"{int(self.frame_index[0])}-{self.last_frame_index}" if n else "none"
-        size = "x".join(str(v) for v in source.get("size_wh") or []) or "?"
         lines = [
             f"{self.path}  (mocap {attrs['mocap_version']}, schema {attrs['schema_version']}, {attrs['status']})",
-            f"source: {source.get('kind', '?')} {source.get('path', '?')}  {size}  "
-            f"codec {source.get('codec')}  rotation {source.get('rotation')}  {source.get('num_frames')} frames",
-            f"frames: {n} ({span})  fps {fps}  duration {duration}  created {attrs.get('created_utc')}",
+            f"source: {_describe_source(attrs.get('source'))}",
+            f"frames: {n} ({span})  fps {fps or '-'}  duration {duration}  created {attrs.get('created_utc')}",
         ]
         rows = self._track_rows()
         person_frames = sum(rows.values())
@@ -737,6 +734,16 @@ class RunStore:
             rows = {tid: _committed_rows(self._root, tid, self.last_frame_index) for tid in _track_dirs(self.path)}
             self._rows = {tid: n for tid, n in rows.items() if n > 0}
         return self._rows
+
+
+def _describe_source(source: Mapping[str, Any] | None) -> str:
+    if not source:
+        return "not recorded"
+    size = "x".join(str(v) for v in source.get("size_wh") or []) or "?"
+    return (
+        f"{source.get('kind')} {source.get('path')}  {size}  codec {source.get('codec') or '-'}  "
+        f"rotation {source.get('rotation') or 0}  {source.get('num_frames') or '?'} frames"
+    )
 
 
 def open_store(path: str | os.PathLike[str]) -> RunStore:
