@@ -124,7 +124,8 @@ def _write_zip_atomically(path: Path, members: dict[str, bytes]) -> None:
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
             for name, data in members.items():
-                zf.writestr(name, data)
+                # a fixed date keeps the bundle byte-identical from build to build
+                zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
