@@ -147,7 +147,9 @@ class VideoSource(Source):
     """A video file decoded by PyAV (any codec FFmpeg reads), threaded, never dropping frames.
 
     Frame indices count from the first frame of the file. After a seek (``start_frame > 0``)
-    they are derived from the presentation time times ``fps``: exact for constant-rate video.
+    they are derived from the presentation time times the stream's rate: exact for
+    constant-rate video. Times come from the presentation timestamps, or are ``index / fps``
+    when ``fps`` is given (the container's timing is then taken to be wrong).
     """
 
     is_live = False
@@ -160,13 +162,15 @@ class VideoSource(Source):
             stream = container.streams.video[0]
             first = self._first_frame(container, stream)
             self.rotation_ccw_deg = _rotation_ccw_deg(stream, first)
-            self.fps = float(fps) if fps else _stream_fps(stream)
+            self._stream_fps = _stream_fps(stream)
+            self._fps_override = float(fps) if fps else None
+            self.fps = self._fps_override or self._stream_fps
             self.codec = stream.codec_context.name
             self._time_base: Fraction = stream.time_base or Fraction(1, 1_000_000)
             self._start_pts = stream.start_time or 0
             self._exact_frames: int | None = stream.frames or None  # from the container index (mp4, avi)
             self._duration_s = _duration_s(container, stream)
-            estimate = round(self._duration_s * self.fps) if self._duration_s else None
+            estimate = round(self._duration_s * self._stream_fps) if self._duration_s else None
             self.num_frames = self._exact_frames or estimate
         finally:
             container.close()
@@ -216,8 +220,7 @@ class VideoSource(Source):
         index: int | None = None
         try:
             for av_frame in container.decode(stream):
-                time_s = self._time_s(av_frame, index)
-                index = round(time_s * self.fps) if index is None else index + 1
+                index, time_s = self._position(av_frame, index)
                 if index < self.start_frame:
                     continue
                 image = upright(av_frame.to_ndarray(format="rgb24"), self.rotation_ccw_deg)
@@ -234,12 +237,12 @@ class VideoSource(Source):
 
     def _check_complete(self, last_index: int) -> None:
         """Raise if decoding ended before the end the container announced (a cut file often ends quietly)."""
+        # Two frames of slack: edit lists and rounding may legitimately hide a frame or two at the end.
         if self._exact_frames:
-            missing = last_index + 1 < self._exact_frames
+            missing = last_index + 3 < self._exact_frames
             expected = f"{self._exact_frames} frames"
         elif self._duration_s:
-            # the last frame ends at (last_index + 1) / fps; allow two frames of slack for rounding
-            missing = (last_index + 3) / self.fps < self._duration_s
+            missing = (last_index + 3) / self._stream_fps < self._duration_s  # frame i ends at (i + 1) / fps
             expected = f"{self._duration_s:.2f} s"
         else:
             return
@@ -253,17 +256,23 @@ class VideoSource(Source):
         """Jump to the keyframe at or before ``start_frame`` (decoding forward from there skips the rest)."""
         if self.start_frame == 0:
             return
-        target_pts = self._start_pts + int(self.start_frame / self.fps / self._time_base)
+        target_pts = self._start_pts + int(self.start_frame / self._stream_fps / self._time_base)
         try:
             container.seek(target_pts, stream=stream, backward=True, any_frame=False)
         except av.FFmpegError as e:
             log.warning("%s: cannot seek (%s); decoding from the start to frame %d", self.path, e, self.start_frame)
             container.seek(0)
 
-    def _time_s(self, av_frame: Any, previous_index: int | None) -> float:
-        if av_frame.pts is None:  # no timestamps (raw streams): evenly spaced
-            return (0 if previous_index is None else previous_index + 1) / self.fps
-        return float((av_frame.pts - self._start_pts) * self._time_base)
+    def _position(self, av_frame: Any, previous_index: int | None) -> tuple[int, float]:
+        """(index, time_s) of a decoded frame: the first one placed by its timestamp, the rest counted on."""
+        pts_s = None if av_frame.pts is None else float((av_frame.pts - self._start_pts) * self._time_base)
+        if previous_index is not None:
+            index = previous_index + 1
+        else:  # no timestamp (raw streams) means no seek happened either: the first frame
+            index = 0 if pts_s is None else round(pts_s * self._stream_fps)
+        if pts_s is None or self._fps_override:
+            return index, index / self.fps
+        return index, pts_s
 
     def close(self) -> None:
         if self._container is not None:

@@ -88,8 +88,13 @@ def test_start_frame_past_the_end_yields_nothing(tmp_path: Path) -> None:
     assert list(open_source(write_clip(tmp_path / "clip.mp4"), start_frame=NUM_FRAMES + 5)) == []
 
 
-def test_fps_override(tmp_path: Path) -> None:
-    assert open_source(write_clip(tmp_path / "clip.mp4", num_frames=3), fps=12.5).fps == 12.5
+def test_fps_override_retimes_frames_but_keeps_indices(tmp_path: Path) -> None:
+    source = open_source(write_clip(tmp_path / "clip.mp4"), fps=12.5, start_frame=5)
+    assert source.fps == 12.5 and source.num_frames == NUM_FRAMES
+    frames = list(source)
+    assert [f.index for f in frames] == list(range(5, NUM_FRAMES))
+    assert [f.time_s for f in frames] == pytest.approx([i / 12.5 for i in range(5, NUM_FRAMES)])
+    np.testing.assert_allclose(_mean_colour(frames[0]), _colour(5), atol=8)
 
 
 @pytest.mark.parametrize("suffix", ["mp4", "mkv"])
