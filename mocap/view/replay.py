@@ -134,7 +134,7 @@ def status_line(state: FrameState, fps: float, playback: Playback | None = None)
     text = f"frame {state.frame_index}  {state.time_s:.2f} s  {fps:.1f} fps  people {len(state.meshes)}"
     if playback is not None:
         text += f"  x{playback.speed:g}" + ("" if playback.playing else "  paused")
-    return text + (f"  ({state.note})" if state.note else "")
+    return text + (f"\n{state.note}" if state.note else "")
 
 
 class _Follower:

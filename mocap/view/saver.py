@@ -24,12 +24,19 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 
 def draw_text(image_rgb: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
-    """A copy of ``image_rgb`` with ``text`` in the top-left corner, dark on a light box (readable on any scene)."""
+    """A copy of ``image_rgb`` with ``text`` (lines split at "\\n") top left, dark on a light box, shrunk to fit."""
     out = image_rgb.copy()
+    lines = text.split("\n")
+    font, width_px = cv2.FONT_HERSHEY_SIMPLEX, image_rgb.shape[1]
     scale = max(0.4, image_rgb.shape[0] / 900)
-    (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    cv2.rectangle(out, (4, 4), (12 + w, 12 + h + baseline), (255, 255, 255), thickness=-1)
-    cv2.putText(out, text, (8, 8 + h), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 1, cv2.LINE_AA)
+    widest = max(cv2.getTextSize(line, font, scale, 1)[0][0] for line in lines)
+    scale *= min(1.0, (width_px - 16) / max(1, widest))
+    (_, line_h), baseline = cv2.getTextSize("Ag", font, scale, 1)
+    step = line_h + baseline + 2
+    widest = max(cv2.getTextSize(line, font, scale, 1)[0][0] for line in lines)
+    cv2.rectangle(out, (4, 4), (12 + widest, 8 + step * len(lines)), (255, 255, 255), thickness=-1)
+    for row, line in enumerate(lines):
+        cv2.putText(out, line, (8, 6 + line_h + row * step), font, scale, (20, 20, 20), 1, cv2.LINE_AA)
     return out
 
 

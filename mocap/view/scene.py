@@ -103,7 +103,7 @@ def track_color_rgb(track_ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """(N,) track ids -> (N, 3) float32 colours in [0, 1]: stable per id, neighbours far apart in hue."""
     ids = np.atleast_1d(np.asarray(track_ids, np.int64))
     hues = (ids * _GOLDEN) % 1.0
-    return np.array([colorsys.hsv_to_rgb(h, 0.65, 0.95) for h in hues], np.float32).reshape(-1, 3)
+    return np.array([colorsys.hsv_to_rgb(h, 0.8, 0.9) for h in hues], np.float32).reshape(-1, 3)
 
 
 def uncertainty_color_rgb(uncertainty_m: npt.ArrayLike, max_m: float = UNCERTAINTY_MAX_M) -> npt.NDArray[np.float32]:

@@ -176,7 +176,7 @@ class StoreFrames:
                 "no tracks in this store" if self.only_tracks is None else "none of the chosen tracks is in this store"
             )
         if not self.has_meshes:
-            return f"no meshes in this store (no {VERTICES}): showing the ground only"
+            return f"no meshes ({VERTICES}) in this store"
         return ""
 
     # -- private --

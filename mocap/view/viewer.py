@@ -123,7 +123,7 @@ class Viewer:
         self._destroyed = False
         self._view_set = False
         self.status = ""
-        if self.config.show_frustum:
+        if self.config.show_frustum and self.config.viewpoint is not Viewpoint.CAMERA:  # seen edge-on from itself
             points, lines = frustum_lines(scene.intrinsics, scene.size_wh)
             self._add(_line_set(points, lines, _FRUSTUM_RGB))
         if self.config.show_grid:
@@ -185,8 +185,8 @@ class Viewer:
                 geometry.compute_vertex_normals()
                 self._vis.update_geometry(geometry)
         self.status = status or f"frame {state.frame_index}  people {len(state.meshes)}"
-        if state.note:
-            self.status += f"  ({state.note})"
+        if state.note and state.note not in self.status:
+            self.status += f"\n{state.note}"
         self.poll()
 
     def poll(self) -> bool:

@@ -24,7 +24,7 @@ FLOOR_Y_M = 1.5  # the floor is 1.5 m below the camera
 def person_mesh(x_m: float, z_m: float) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """A 0.5 x 1.7 x 0.3 m box standing on the floor at (x, z), camera frame: (V, 3) vertices, (F, 3) faces."""
     box = trimesh.creation.box(extents=(0.5, 1.7, 0.3)).subdivide()
-    vertices = np.asarray(box.vertices) + [x_m, FLOOR_Y_M - 0.85, z_m]
+    vertices = np.asarray(box.vertices) + np.array([x_m, FLOOR_Y_M - 0.85, z_m])
     return vertices.astype(np.float32), np.asarray(box.faces, np.int64)
 
 
