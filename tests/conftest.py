@@ -16,9 +16,11 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ.setdefault("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264") -> Path:
-    """Encode RGB frames (H, W, 3) uint8 into a video file with PyAV."""
-    with av.open(str(path), "w") as container:
+def write_clip(
+    path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264", options: dict[str, str] | None = None
+) -> Path:
+    """Encode RGB frames (H, W, 3) uint8 into a video file with PyAV (``options``: muxer options)."""
+    with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(args.source, start_frame=writer.resume_from, fps=args.fps)
     except BaseException:
         writer.close(status="interrupted" if mode == "resume" else "failed")
+        if mode != "resume" and writer.frames_committed == 0:
+            shutil.rmtree(args.output)  # nothing was captured: leave no empty store behind
         raise
     with source:
         writer.set_source(source)
