@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from tqdm import tqdm
 
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         ),
         track=TrackConfig(),
     )
-    mode = "resume" if args.resume else "overwrite" if args.overwrite else "create"
+    mode: Literal["create", "overwrite", "resume"] = (
+        "resume" if args.resume else "overwrite" if args.overwrite else "create"
+    )
     # The store is opened first: a wrong output path fails before any decoding work.
     writer = StoreWriter(args.output, mode=mode, attrs={"config": config.to_dict()})
     try:
