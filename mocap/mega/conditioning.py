@@ -23,6 +23,16 @@ NUM_LANDMARKS = 33  # MediaPipe BlazePose
 MIN_VISIBILITY = 0.5  # below this a landmark counts as missing (MediaPipe's own drawing threshold)
 
 
+def sinusoid_table(length: int, dim: int) -> torch.Tensor:
+    """(length, dim) table: even channels sin(i w_k), odd channels cos(i w_k), w_k = 10000^(-2k/dim)."""
+    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)  # (L, 1)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (D/2,)
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency)
+    return table
+
+
 class SinusoidalPositionalEncoding(nn.Module):
     """Fixed sin/cos code (base 10000) over token index, added to (B, L, D); a non-persistent buffer."""
 
@@ -30,12 +40,7 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def __init__(self, length: int, dim: int) -> None:
         super().__init__()
-        position = torch.arange(length, dtype=torch.float32).unsqueeze(1)  # (L, 1)
-        frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (D/2,)
-        pe = torch.zeros(length, dim)
-        pe[:, 0::2] = torch.sin(position * frequency)
-        pe[:, 1::2] = torch.cos(position * frequency)
-        self.register_buffer("pe", pe, persistent=False)  # (L, D)
+        self.register_buffer("pe", sinusoid_table(length, dim), persistent=False)  # (L, D)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if tokens.shape[1] > self.pe.shape[0]:
