@@ -135,6 +135,30 @@ def _duration_s(container: Any, stream: Any) -> float | None:
     return None
 
 
+def _mp4_without_index(path: Path) -> bool:
+    """True for an MP4/MOV file (first box ``ftyp``) that holds no complete ``moov`` box.
+
+    MP4 writers put the index last unless told otherwise, so a recording cut short
+    (crash, full disk, interrupted copy) has frames but no way to find them.
+    """
+    file_size = path.stat().st_size
+    offset, complete = 0, []
+    with path.open("rb") as f:
+        while offset + 8 <= file_size:
+            f.seek(offset)
+            header = f.read(16)
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if offset == 0 and kind != b"ftyp":
+                return False
+            if size == 1:  # a 64-bit size follows the type
+                size = int.from_bytes(header[8:16], "big")
+            if size < 8 or offset + size > file_size:  # 0 (to the end), garbage, or cut short
+                break
+            complete.append(kind)
+            offset += size
+    return offset > 0 and b"moov" not in complete
+
+
 def _stream_fps(stream: Any) -> float:
     """Average frame rate, else FFmpeg's guess, else one frame per time-base tick."""
     for rate in (stream.average_rate, stream.guessed_rate):
@@ -186,6 +210,12 @@ class VideoSource(Source):
         try:
             container = av.open(str(self.path))
         except (av.FFmpegError, OSError) as e:
+            if _mp4_without_index(self.path):
+                raise SourceError(
+                    f"{self.path}: truncated MP4: the recording stopped before its index (moov box) was written, "
+                    "so no frame can be located; repair it with `untrunc` and a good clip from the same camera, "
+                    "or record again"
+                ) from e
             raise SourceError(
                 f"{self.path}: not a readable video ({e}); check that it is a video file, "
                 f"or {_REMUX_FIX} if it is truncated"

@@ -110,6 +110,20 @@ def test_truncated_video_yields_the_good_frames_then_raises(tmp_path: Path, suff
     assert [f.index for f in frames] == list(range(len(frames)))
 
 
+def test_mp4_cut_before_its_index_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "recording.mp4"
+    with av.open(str(path), "w") as container:  # no faststart: the index (moov) is written last
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height = SIZE_WH
+        for i in range(NUM_FRAMES):
+            image = np.broadcast_to(_colour(i), (SIZE_WH[1], SIZE_WH[0], 3)).copy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(SourceError, match=r"truncated MP4.*untrunc"):
+        open_source(path)
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [(b"", "not a readable video"), (b"these are my notes, not a video\n" * 20, "not a readable video")],
