@@ -176,6 +176,6 @@ def read_amc(path: str | Path, asf: AsfSkeleton, fps: float = AMC_FPS) -> Motion
             angles[:, : len(rot)] = values[:, rot] * asf.angle_scale
             c = asf.axes[j]
             rotations[:, j] = c @ euler_to_matrix(angles, order, extrinsic=True) @ c.T
-    translation = (translation + skeleton.offsets[0]) * asf.unit_m
+    translation = translation * asf.unit_m  # the ASF root position is the root joint's offset
     return Motion(skeleton, rotations, translation, fps=fps, unit_m=asf.unit_m)
 

@@ -4,7 +4,7 @@ Conventions: a joint sits at the start of its bone; ``offsets[j]`` is joint j's 
 relative to its parent, in the file's units and axes; rotations are local (relative to the parent)
 and act in the file's rest-pose axes, so forward kinematics is
 ``G_j = G_parent(j) @ R_j`` and ``p_j = p_parent(j) + G_parent(j) @ offset_j``. The root's
-position is ``root_translation_m`` (its own offset is not added, as BVH players do).
+position is its offset plus ``root_translation_m`` (BVH root OFFSET + position channels).
 
 Example:
     >>> motion = read_bvh("walk.bvh")                      # doctest: +SKIP
@@ -90,7 +90,7 @@ class Motion:
     Attributes:
         skeleton: the hierarchy (offsets in file units).
         rotations: (T, J, 3, 3) local joint rotations.
-        root_translation_m: (T, 3) root position, metres, file axes.
+        root_translation_m: (T, 3) root position channels, metres, file axes (added to the root offset).
         fps: frames per second.
         unit_m: metres per file unit (``skeleton.offsets * unit_m`` are metres).
     """
@@ -129,7 +129,7 @@ class Motion:
         world = self.world_rotations()
         offsets_m = self.skeleton.offsets * self.unit_m
         positions = np.empty(self.rotations.shape[:2] + (3,))
-        positions[:, 0] = self.root_translation_m
+        positions[:, 0] = offsets_m[0] + self.root_translation_m
         for j in range(1, len(self.skeleton)):
             p = self.skeleton.parents[j]
             positions[:, j] = positions[:, p] + world[:, p] @ offsets_m[j]
