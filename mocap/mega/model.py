@@ -105,7 +105,7 @@ class MegaConfig:
 
 
 class MegaOutput(NamedTuple):
-    """logits (B, N, S); rotation_6d (B, 6) (first two columns of R, pytorch3d convention); camera (B, 3) = (s, tx, ty)
+    """logits (B, N, S); rotation_6d (B, 6) (first two rows of R, pytorch3d convention); camera (B, 3) = (s, tx, ty)
     weak perspective on crop coordinates in [-1, 1]. Rotation and camera are None without conditioning."""
 
     logits: torch.Tensor
