@@ -1,8 +1,8 @@
 """The live viewer as a capture sink: ``mocap run VIDEO --view`` / ``mocap run webcam:0 --view``.
 
-The viewer runs in its own process (its own GIL and GL context) fed through a queue of one
-frame: when the viewer lags, the frame waiting in the queue is replaced by the newest one, so
-the viewer drops frames and the capture never waits. Closing the window sets :attr:`ViewerSink.closed`;
+The viewer runs in its own process (its own GIL and GL context) fed through a one-frame slot:
+when the viewer lags, the frame waiting in the slot is replaced by the newest one, so the
+viewer drops frames and the capture never waits. Closing the window sets :attr:`ViewerSink.closed`;
 the capture loop checks it and ends the run cleanly (the store is closed "complete").
 
 Wiring it into a capture::
@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
-import queue
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -82,18 +82,26 @@ class ViewerSink:
         fps: float = 30.0,
     ) -> None:
         context = mp.get_context("spawn")  # never fork a process holding MediaPipe/torch threads
-        self._queue: Any = context.Queue(maxsize=1)
+        self._pipe, receiver = context.Pipe()  # frames one way, "drawn" acknowledgements back
         self._closed_event = context.Event()
         faces_array = None if faces is None else np.asarray(faces, np.int64)
         self._process = context.Process(
             target=_viewer_main,
-            args=(self._queue, self._closed_event, faces_array, config, color_by, save, fps),
+            args=(receiver, self._closed_event, faces_array, config, color_by, save, fps),
             name="mocap-viewer",
             daemon=True,
         )
         self._process.start()
-        self.frames_sent = 0
+        receiver.close()  # the viewer process holds the reading end
+        self.frames_written = 0
         self.frames_dropped = 0
+        # The one-frame queue: a slot the capture overwrites, emptied by a feeder thread that sends a
+        # frame and waits until it is drawn; so the capture never waits and the newest frame wins.
+        self._slot: _Message | None = None
+        self._finishing = False
+        self._wake = threading.Condition()
+        self._feeder = threading.Thread(target=self._feed, name="mocap-viewer-feed", daemon=True)
+        self._feeder.start()
 
     @property
     def closed(self) -> bool:
@@ -101,36 +109,50 @@ class ViewerSink:
         return self._closed_event.is_set() or not self._process.is_alive()
 
     def write(self, result: FrameResult, frame: Frame) -> None:
-        """Hand the frame to the viewer; replaces a frame the viewer has not taken yet. Never blocks."""
-        if self.closed:
+        """Hand the frame to the viewer, replacing one it has not taken yet. Never blocks on the viewer."""
+        if self.closed or self._finishing:
             return
         message = _message(result, frame)
-        try:
-            self._queue.put_nowait(message)
-        except queue.Full:
-            try:
-                self._queue.get_nowait()  # the viewer lags: drop the stale frame, show the newest
-                self.frames_dropped += 1
-            except queue.Empty:
-                pass
-            try:
-                self._queue.put_nowait(message)
-            except queue.Full:
-                self.frames_dropped += 1
-                return
-        self.frames_sent += 1
+        with self._wake:
+            if self._slot is not None:
+                self.frames_dropped += 1  # the viewer lags: it skips the stale frame
+            self._slot = message
+            self.frames_written += 1
+            self._wake.notify()
 
     def close(self, status: str) -> None:
         """Let the viewer draw the last frame, then end its process."""
-        if self._process.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(None, timeout=_JOIN_S)  # behind the last frame: it is still drawn
-            self._process.join(_JOIN_S)
+        with self._wake:
+            self._finishing = True
+            self._wake.notify()
+        self._feeder.join(_JOIN_S)
+        self._process.join(_JOIN_S)
         if self._process.is_alive():
             log.warning("the viewer process did not stop in %.0f s: terminating it", _JOIN_S)
             self._process.terminate()
             self._process.join()
-        log.debug("viewer closed (run %s): %d frames sent, %d dropped", status, self.frames_sent, self.frames_dropped)
+        self._pipe.close()
+        log.debug("viewer closed (run %s): %d frames, %d dropped", status, self.frames_written, self.frames_dropped)
+
+    def _feed(self) -> None:
+        """Feeder thread: send the slot's frame whenever there is one; after close, the sentinel None."""
+        while True:
+            with self._wake:
+                while self._slot is None and not self._finishing:
+                    self._wake.wait()
+                message, self._slot = self._slot, None
+            if message is None:  # finishing, nothing left
+                break
+            try:
+                self._pipe.send(message)
+                while not self._pipe.poll(0.1):  # wait until it is drawn: one frame in flight, never a backlog
+                    if not self._process.is_alive():
+                        return
+                self._pipe.recv()
+            except (OSError, EOFError):  # the viewer process is gone
+                return
+        with contextlib.suppress(OSError):
+            self._pipe.send(None)
 
 
 def _message(result: FrameResult, frame: Frame) -> _Message:
@@ -237,15 +259,18 @@ def _viewer_main(
     live = _LiveView(faces, config, color_by, save, fps)
     try:
         while live.viewer is None or not live.viewer.closed:
-            try:
-                message = messages.get(timeout=0.03)
-            except queue.Empty:
+            if not messages.poll(0.03):
                 if live.viewer is not None:
                     live.viewer.poll()  # keep the window responsive between frames
                 continue
+            try:
+                message = messages.recv()
+            except EOFError:  # the capture process is gone
+                break
             if message is None:
                 break
             live.draw(message)
+            messages.send(True)  # drawn: the feeder may send the next frame
     finally:
         closed.set()
         live.close()
