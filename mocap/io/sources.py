@@ -128,8 +128,11 @@ def _duration_s(container: Any, stream: Any) -> float | None:
         return float(stream.duration * stream.time_base)
     tag = stream.metadata.get("DURATION")  # Matroska/WebM per-track tag "HH:MM:SS.nnnnnnnnn"
     if tag:
-        hours, minutes, seconds = tag.split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            log.debug("unparsable DURATION tag %r", tag)
     if container.duration and len(container.streams) == 1:  # with audio, the container may outlast the video
         return float(container.duration / av.time_base)
     return None
