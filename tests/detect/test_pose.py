@@ -72,6 +72,19 @@ def test_two_people_side_by_side(bundle_path: Path) -> None:
         assert (x1 - x0) * (y1 - y0) > 0.25 * (px1 - px0) * (py1 - py0)
 
 
+def test_video_mode_follows_a_moving_person(detector: PoseDetector) -> None:
+    person = cv2.resize(skimage_data.astronaut(), (320, 320), interpolation=cv2.INTER_AREA)
+    centres_x = []
+    for i, x in enumerate(range(20, 301, 40)):  # 8 frames, 40 px steps
+        canvas = np.full((480, 640, 3), 90, np.uint8)
+        canvas[160:, x : x + 320] = person
+        found = detector.detect(Frame(index=i, time_s=i / 30, image_rgb=canvas))
+        assert len(found) == 1
+        centres_x.append(float(found.xyxy_px[0, [0, 2]].mean()) - x)  # relative to the pasted photo
+    # the box moves with her: its centre stays at the same place on the photo
+    assert np.ptp(centres_x) < 20 and 100 < np.mean(centres_x) < 220
+
+
 def test_max_people_caps_the_count(bundle_path: Path) -> None:
     canvas, _ = two_people()
     config = DetectConfig(max_people=1, min_detection_confidence=0.3, min_presence_confidence=0.3)
