@@ -435,22 +435,29 @@ class WebcamSource(Source):
                     self._cond.notify_all()
             elif now - last_ok > self.lost_after_s:
                 with self._cond:
-                    self._error = SourceError(
-                        f"webcam:{self.camera}: the camera stopped delivering frames for {self.lost_after_s:g} s "
-                        "(unplugged or taken by another program); reconnect it and start again "
-                        "(use --resume to continue the same store)"
-                    )
+                    self._error = self._lost()
                     self._cond.notify_all()
                 return
             else:
                 time.sleep(0.005)  # a failed read returns at once: do not spin
 
+    def _lost(self) -> SourceError:
+        return SourceError(
+            f"webcam:{self.camera}: the camera stopped delivering frames for {self.lost_after_s:g} s "
+            "(unplugged or taken by another program); reconnect it and start again "
+            "(use --resume to continue the same store)"
+        )
+
     def __iter__(self) -> Iterator[Frame]:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._latest is not None or self._error is not None or self._stop.is_set())
+                # A driver whose read() blocks instead of failing never reports the loss: time out here too.
+                arrived = self._cond.wait_for(
+                    lambda: self._latest is not None or self._error is not None or self._stop.is_set(),
+                    timeout=2 * self.lost_after_s,
+                )
                 frame, self._latest = self._latest, None
-                error = self._error
+                error = self._error if arrived else self._lost()
             if self._stop.is_set():  # closed: drop what is pending
                 return
             if frame is not None:
@@ -465,8 +472,9 @@ class WebcamSource(Source):
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout=2.0)
-        self._capture.release()
+        self._thread.join(timeout=1.0)
+        self._capture.release()  # also wakes a read() that blocks on a vanished camera
+        self._thread.join(timeout=1.0)
 
     @property
     def running(self) -> bool:

@@ -235,8 +235,8 @@ def test_images_of_different_sizes(tmp_path: Path) -> None:
 class FakeCapture:
     """Stands in for cv2.VideoCapture (no camera here): a camera at ``fps`` that vanishes after ``num_frames``."""
 
-    def __init__(self, num_frames: int | None, fps: float = 200.0, opens: bool = True) -> None:
-        self.num_frames, self.period_s, self.opens = num_frames, 1.0 / fps, opens
+    def __init__(self, num_frames: int | None, fps: float = 200.0, opens: bool = True, hangs: bool = False) -> None:
+        self.num_frames, self.period_s, self.opens, self.hangs = num_frames, 1.0 / fps, opens, hangs
         self.reads = 0
         self.released = threading.Event()
 
@@ -245,6 +245,8 @@ class FakeCapture:
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         time.sleep(self.period_s)
+        if self.hangs and self.num_frames is not None and self.reads >= self.num_frames:
+            self.released.wait()  # some drivers block in read() when the camera is unplugged
         if self.released.is_set() or (self.num_frames is not None and self.reads >= self.num_frames):
             return False, None
         image = np.zeros((12, 16, 3), np.uint8)
@@ -289,6 +291,16 @@ def test_webcam_indices_start_at_start_frame_and_the_last_frame_arrives() -> Non
     indices = [f.index for f in frames]
     # a frame read before the camera vanished is delivered before the error
     assert indices[0] >= 100 and indices[-1] == 109 and indices == sorted(set(indices))
+
+
+def test_webcam_whose_read_blocks_is_reported_lost() -> None:
+    capture = FakeCapture(num_frames=3, hangs=True)
+    with WebcamSource(0, capture_factory=lambda _: capture, lost_after_s=0.1) as source:
+        frames: list[Frame] = []
+        with pytest.raises(SourceError, match="stopped delivering frames"):
+            frames.extend(source)
+        assert frames[-1].index == 2
+    assert capture.released.is_set() and not source.running
 
 
 def test_webcam_close_stops_the_thread() -> None:
