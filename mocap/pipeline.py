@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +99,45 @@ class OverlaySink:
         self.video.close()
 
 
+def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
+    """Decode ahead in a thread: yields the frames of ``frames`` in order, decoding the next ones
+    while the caller works on the current one (PyAV and MediaPipe both release the GIL, so on
+    two cores decoding mostly hides behind detection). Errors of the source are re-raised here,
+    in order, after the frames decoded before them."""
+    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("frame", frame), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("end", None))
+        except BaseException as error:  # handed to the consumer, raised there
+            buffer.put(("error", error))
+
+    thread = threading.Thread(target=produce, name="mocap-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = buffer.get()
+            if kind == "frame":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 @dataclass
 class CaptureStats:
     """What a capture did: shown by the CLI and used by the benchmarks."""
@@ -135,8 +176,10 @@ def capture(
     stats = CaptureStats()
     status = "interrupted"
     start = time.perf_counter()
+    # A live source already decodes in its own thread and must drop, not queue, frames.
+    frames = iter(source) if source.is_live else prefetch(source)
     try:
-        for frame in source:
+        for frame in frames:
             result = pipeline.process(frame)
             for sink in sinks:
                 sink.write(result, frame)
@@ -155,6 +198,8 @@ def capture(
         status = "complete"  # stopping a webcam with Ctrl-C is the normal way to end a live capture
         log.info("live capture stopped by the user after %d frames", stats.frames)
     finally:
+        if isinstance(frames, Generator):
+            frames.close()  # stop the decoding thread before anyone closes the source under it
         stats.seconds = time.perf_counter() - start
         for sink in sinks:
             sink.close(status)
