@@ -206,7 +206,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(batch.ids.shape[0])
         self.model.train()
-        losses = mega_losses(self.model, batch, generator, self.config, self.schedule, self.decode_keypoints)
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # dropout draws seeded per step too, global RNG untouched
+            torch.manual_seed(self.config.seed * 1_000_003 + self.step)
+            losses = mega_losses(self.model, batch, generator, self.config, self.schedule, self.decode_keypoints)
         self.optimizer.zero_grad(set_to_none=True)
         losses.total.backward()
         if self.config.grad_clip is not None:
