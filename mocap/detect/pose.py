@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from mocap.detect.task_bundle import pose_landmarker_bundle
 from mocap.errors import ConfigError
+from mocap.track.matching import box_iou
 from mocap.types import NUM_LANDMARKS, Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ class DetectConfig:
         min_presence_confidence: landmarker presence score needed to keep a person.
         min_tracking_confidence: below this MediaPipe re-runs the detector instead of tracking.
         box_margin: boxes grow by this fraction of their width/height on each side.
+        max_box_iou: two detections whose boxes overlap more than this (IoU) are one person
+            found twice (MediaPipe's VIDEO mode does this now and then); the lower-scoring
+            one is dropped. 1.0 keeps every detection.
     """
 
     max_people: int = 4
@@ -43,6 +47,7 @@ class DetectConfig:
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     box_margin: float = 0.1
+    max_box_iou: float = 0.7
 
     def __post_init__(self) -> None:
         if self.max_people < 1:
@@ -53,6 +58,8 @@ class DetectConfig:
                 raise ConfigError(f"{name} must lie in [0, 1], but got {value}")
         if self.box_margin < 0:
             raise ConfigError(f"box_margin must be >= 0, but got {self.box_margin}")
+        if not 0.0 < self.max_box_iou <= 1.0:
+            raise ConfigError(f"max_box_iou must lie in (0, 1], but got {self.max_box_iou}")
 
 
 def landmark_boxes_px(
@@ -97,6 +104,27 @@ def presence_score(xy_norm: npt.NDArray[np.float32], presence: npt.NDArray[np.fl
     inside = np.all((xy_norm >= 0.0) & (xy_norm <= 1.0), axis=-1)  # (N, 33) bool
     inside[~inside.any(axis=1)] = True
     return ((presence * inside).sum(axis=1) / inside.sum(axis=1)).astype(np.float32)
+
+
+def distinct_people(
+    xyxy_px: npt.NDArray[np.float32], score: npt.NDArray[np.float32], max_iou: float
+) -> npt.NDArray[np.int64]:
+    """Rows to keep so that no two kept boxes overlap more than ``max_iou`` (greedy NMS by score).
+
+    Args:
+        xyxy_px: (N, 4) boxes in pixels.
+        score: (N,) confidence; ties keep the earlier row.
+        max_iou: the largest intersection over union two kept boxes may have.
+
+    Returns:
+        (K,) int64 row indices in increasing order.
+    """
+    iou = box_iou(xyxy_px, xyxy_px)  # (N, N)
+    keep: list[int] = []
+    for i in np.argsort(-score, kind="stable"):
+        if all(iou[i, j] <= max_iou for j in keep):
+            keep.append(int(i))
+    return np.array(sorted(keep), np.int64)
 
 
 class _Timestamps:
@@ -169,12 +197,13 @@ class PoseDetector:
         )  # (N, 33, 3)
         assert norm.shape[1:] == (NUM_LANDMARKS, 4), norm.shape
         landmarks_px = np.stack([norm[..., 0] * w, norm[..., 1] * h, norm[..., 2]], axis=-1)  # (N, 33, 3)
-        return Detections(
+        found = Detections(
             xyxy_px=landmark_boxes_px(landmarks_px, size_wh, self.config.box_margin),
             score=presence_score(norm[..., :2], norm[..., 3]),
             landmarks_px=landmarks_px,
             landmarks_world_m=world_m,
         )
+        return found[distinct_people(found.xyxy_px, found.score, self.config.max_box_iou)]
 
     def close(self) -> None:
         """Release MediaPipe's graph; the detector cannot be used afterwards."""

@@ -9,7 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from mocap.detect.pose import DetectConfig, PoseDetector, _Timestamps, landmark_boxes_px, presence_score
+from mocap.detect.pose import (
+    DetectConfig,
+    PoseDetector,
+    _Timestamps,
+    distinct_people,
+    landmark_boxes_px,
+    presence_score,
+)
 from mocap.errors import ConfigError
 from mocap.types import Detections, Frame
 
@@ -147,9 +154,27 @@ def test_presence_score_ignores_landmarks_outside_the_image() -> None:
     np.testing.assert_allclose(presence_score(xy_norm, presence), [0.9, 0.9 * 22 / 33], rtol=1e-6)
 
 
+def test_distinct_people_drops_the_weaker_of_two_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 0, 30, 10], [0, 0, 10, 10]], np.float32)
+    score = np.array([0.6, 0.9, 0.5, 0.9], np.float32)
+    # IoU(row 1, rows 0 and 3) = 90 / 110 = 0.82; IoU(row 0, row 3) = 1
+    # 0.7: row 1 wins (best score, first of the 0.9 tie) and suppresses rows 0 and 3
+    assert distinct_people(boxes, score, max_iou=0.7).tolist() == [1, 2]
+    # 0.9: rows 1 and 3 both stay; row 0 duplicates row 3 exactly
+    assert distinct_people(boxes, score, max_iou=0.9).tolist() == [1, 2, 3]
+    assert distinct_people(boxes, score, max_iou=1.0).tolist() == [0, 1, 2, 3]
+    assert distinct_people(boxes[:0], score[:0], max_iou=0.7).tolist() == []
+
+
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_people": 0}, {"min_detection_confidence": 1.5}, {"min_tracking_confidence": -0.1}, {"box_margin": -1}],
+    [
+        {"max_people": 0},
+        {"min_detection_confidence": 1.5},
+        {"min_tracking_confidence": -0.1},
+        {"box_margin": -1},
+        {"max_box_iou": 0},
+    ],
 )
 def test_invalid_config(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
