@@ -178,14 +178,23 @@ def _place_ground(frames: StoreFrames, viewer: Viewer, *, viewpoint: bool) -> No
         viewer.set_viewpoint(centre_m)
 
 
-def replay(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, saver: FrameSaver | None = None) -> ReplayStats:
-    """Show a store in ``viewer``: every frame into ``saver`` when given, else interactively in real time."""
+def replay(
+    frames: StoreFrames,
+    viewer: Viewer,
+    config: ReplayConfig,
+    saver: FrameSaver | None = None,
+    playback: Playback | None = None,
+) -> ReplayStats:
+    """Show a store in ``viewer``: every frame into ``saver`` when given, else interactively in real time.
+
+    ``playback`` (interactive only) is the state the keys drive; pass one to steer a replay from code.
+    """
     _place_ground(frames, viewer, viewpoint=True)
     if frames.note:
         log.warning("%s: %s", frames.path, frames.note)
     if saver is not None:
         return _save_all(frames, viewer, config, saver)
-    return _interactive(frames, viewer, config)
+    return _interactive(frames, viewer, config, playback or Playback(frames.num_frames, speed=config.speed))
 
 
 def _save_all(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, saver: FrameSaver) -> ReplayStats:
@@ -237,9 +246,8 @@ def _toggle_slot(playback: Playback, frames: StoreFrames, slot: int) -> None:
         playback.toggle_track(frames.track_ids[slot])
 
 
-def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig) -> ReplayStats:
+def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, playback: Playback) -> ReplayStats:
     """Real-time playback in a window until q, the window is closed, or (follow) the store is closed."""
-    playback = Playback(frames.num_frames, speed=config.speed)
     _bind_keys(viewer, playback, frames)
     follower = _Follower(frames, config) if config.follow else None
     stats, start = ReplayStats(), time.perf_counter()

@@ -113,7 +113,7 @@ class Viewer:
             raise RuntimeError("Open3D could not open a window or an EGL offscreen context")
         options = self._vis.get_render_option()
         options.background_color = np.asarray(self.config.background_rgb)
-        options.mesh_show_back_face = True
+        options.mesh_show_back_face = False  # bodies are closed; culling halves llvmpipe's work
         options.light_on = True
         self._triangles = o3d.utility.Vector3iVector(np.asarray(scene.faces, np.int32))
         self._meshes: dict[int, o3d.geometry.TriangleMesh] = {}
@@ -187,19 +187,20 @@ class Viewer:
         self.status = status or f"frame {state.frame_index}  people {len(state.meshes)}"
         if state.note and state.note not in self.status:
             self.status += f"\n{state.note}"
+        if not self._closed:
+            self._vis.update_renderer()  # marks the frame for redrawing; poll_events draws it
         self.poll()
 
     def poll(self) -> bool:
-        """Render and handle window events; returns False once the window is closed."""
+        """Handle window events (redrawing only when needed); returns False once the window is closed."""
         if not self._closed and not self._vis.poll_events():
             self._closed = True
-        if not self._closed:
-            self._vis.update_renderer()
         return not self._closed
 
     def capture_rgb(self) -> npt.NDArray[np.uint8]:
-        """The current view as an (H, W, 3) uint8 RGB image of :attr:`size_wh`."""
-        buffer = np.asarray(self._vis.capture_screen_float_buffer(do_render=True))  # (H, W, 3) float in [0, 1]
+        """The frame drawn by the last :meth:`show` or :meth:`poll`: (H, W, 3) uint8 RGB of :attr:`size_wh`."""
+        # Read back without rendering again: a llvmpipe render costs ~10x the read-back.
+        buffer = np.asarray(self._vis.capture_screen_float_buffer(do_render=False))  # (H, W, 3) float in [0, 1]
         return (np.clip(buffer, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     def set_viewpoint(self, target_m: npt.ArrayLike | None = None) -> None:

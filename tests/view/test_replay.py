@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,3 +169,28 @@ def test_follow_ends_when_the_writer_dies(tmp_path: Path) -> None:
     writer.wait()
     frames, shown = render(store, tmp_path / "out", ReplayConfig(follow=True, poll_s=0.05, writer_grace_s=0.3))
     assert shown == 2 and not frames.complete and frames.store.status == "writing"
+
+
+def test_interactive_replay_plays_in_real_time_until_quit(tmp_path: Path) -> None:
+    both = {1: (-0.6, 4.0), 2: (0.6, 4.0)}
+    store = make_store(tmp_path / "play.zarr", [both] * 6)
+    frames = StoreFrames(store)
+    viewer = Viewer(frames.static_scene(), CONFIG)  # offscreen, but driven like a window
+    playback = Playback(frames.num_frames, speed=4.0)
+
+    def quit_at_the_end() -> None:
+        while playback.playing:
+            time.sleep(0.01)
+        playback.toggle_track(2)  # what key "2" does
+        time.sleep(0.3)
+        playback.quit()  # what key "q" does
+
+    stopper = threading.Thread(target=quit_at_the_end)
+    stopper.start()
+    try:
+        stats = replay(frames, viewer, ReplayConfig(), playback=playback)
+    finally:
+        stopper.join()
+    assert stats.last_frame_index == 5 and playback.at_end
+    assert list(viewer._meshes) == [1]  # track 2 hidden on the last frame
+    viewer.close()
