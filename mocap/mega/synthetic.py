@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from mocap.mega.geometry import axis_angle_to_matrix, matrix_to_rotation_6d, weak_perspective_project
+from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
+from mocap.mega.geometry import weak_perspective_project
 from mocap.mega.train import TrainingBatch
 
 # BlazePose landmark groups that are occluded together (a table, another person, the frame edge).

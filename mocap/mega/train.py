@@ -30,9 +30,10 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.errors import CheckpointError, ModelNotFoundError
 from mocap.mega.backbones import BackboneConfig
-from mocap.mega.geometry import rotation_6d_to_matrix, weak_perspective_project
+from mocap.mega.geometry import weak_perspective_project
 from mocap.mega.model import Mega, MegaConfig
 from mocap.mega.schedules import Schedule, cosine, training_num_visible
 

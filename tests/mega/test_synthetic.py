@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from mocap.mega.geometry import rotation_6d_to_matrix, weak_perspective_project
+from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.mega.geometry import weak_perspective_project
 from mocap.mega.synthetic import BODY_PARTS, LandmarkSynthesis, random_rotations, synthesize_landmarks
 
 
