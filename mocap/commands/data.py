@@ -1,0 +1,46 @@
+"""``mocap data build``: retarget the shared mocap onto Anny, cache it, and report the splits."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from mocap.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _default_data_dir() -> Path:
+    # The shared data folder sits beside the checkout: <repo>/../shared/data.
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="build the motion dataset", description="Build and inspect the motion dataset.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser(
+        "build",
+        help="retarget mocap onto Anny and cache it",
+        description="Retarget every mocap clip onto Anny's default rig at 30 fps, cache one npz per clip "
+        "under CACHE_DIR/motion/, and print minutes and frames per split.",
+    )
+    build.add_argument("--data-dir", type=Path, default=_default_data_dir(), help="folder holding mocap/ (default: %(default)s)")
+    build.add_argument("--cache-dir", type=Path, default=None, help="cache root (default: $MOCAP_CACHE_DIR or ~/.cache/mocap)")
+    build.add_argument("--force", action="store_true", help="retarget again even where a cached clip exists")
+    build.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mocap.motion.dataset import MotionDataset, build_dataset, default_cache_dir
+
+    if not args.data_dir.is_dir():
+        raise ConfigError(f"data folder {args.data_dir} does not exist; pass --data-dir")
+    cache_dir = args.cache_dir or default_cache_dir()
+    paths = build_dataset(args.data_dir, cache_dir, force=args.force)
+    dataset = MotionDataset.load(cache_dir)
+    print(f"{len(paths)} clips cached in {cache_dir / 'motion'}")
+    print(f"{'split':<11} {'subjects':>8} {'clips':>6} {'frames':>8} {'minutes':>8}")
+    for split, subjects, clips, frames, minutes in dataset.report():
+        print(f"{split:<11} {subjects:>8} {clips:>6} {frames:>8} {minutes:>8.1f}")
+    return 0
