@@ -69,8 +69,9 @@ def write_store(path: Path, people: int, frames: int, mesh: np.ndarray) -> None:
 
 
 def measure(store: Path, size_px: int, faces: np.ndarray) -> dict:
+    from mocap.view.config import ViewerConfig
     from mocap.view.store_frames import StoreFrames
-    from mocap.view.viewer import StaticScene, Viewer, ViewerConfig
+    from mocap.view.viewer import StaticScene, Viewer
 
     frames = StoreFrames(store)
     viewer = Viewer(

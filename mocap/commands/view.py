@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from mocap.errors import ConfigError
+from mocap.view.config import Viewpoint
 from mocap.view.scene import ColorBy
-from mocap.view.viewer import Viewpoint
 
 KEYS_HELP = "keys: space play/pause, left/right step, +/- speed, 1-9 toggle the 1st..9th track, q quit"
 
@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     if args.save is None and not has_display():
         raise ConfigError("no display to open a window on: pass --save out.mp4 (or --save frames/) to render offscreen")
     # Open3D is an optional extra ("render"): import it only when the command runs.
+    from mocap.view.config import ViewerConfig
     from mocap.view.replay import ReplayConfig, replay
     from mocap.view.saver import FrameSaver
     from mocap.view.store_frames import StoreFrames
-    from mocap.view.viewer import Viewer, ViewerConfig
+    from mocap.view.viewer import Viewer
 
     frames = StoreFrames(args.store, color_by=args.color_by, tracks=args.tracks)
     config = ViewerConfig(

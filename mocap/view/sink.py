@@ -25,12 +25,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from mocap.types import Frame, FrameResult
+from mocap.view.config import ViewerConfig
 from mocap.view.scene import (
     ColorBy,
     GroundPlane,
@@ -39,6 +40,10 @@ from mocap.view.scene import (
     frame_state,
     lowest_vertices,
 )
+
+if TYPE_CHECKING:  # Open3D is imported in the viewer process only
+    from mocap.view.saver import FrameSaver
+    from mocap.view.viewer import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +81,7 @@ class ViewerSink:
     def __init__(
         self,
         faces: npt.NDArray[np.integer] | None = None,
-        config: Any = None,
+        config: ViewerConfig | None = None,
         color_by: ColorBy = ColorBy.ID,
         save: Path | None = None,
         fps: float = 30.0,
@@ -197,47 +202,51 @@ class _LiveView:
     """The viewer process's state: a viewer opened on the first frame, the live ground, an optional saver."""
 
     def __init__(
-        self, faces: npt.NDArray[np.int64] | None, config: Any, color_by: ColorBy, save: Path | None, fps: float
+        self,
+        faces: npt.NDArray[np.int64] | None,
+        config: ViewerConfig | None,
+        color_by: ColorBy,
+        save: Path | None,
+        fps: float,
     ):
-        from mocap.view.viewer import ViewerConfig
-
         self.faces, self.config, self.color_by = faces, config or ViewerConfig(), color_by
         self.save, self.fps = save, fps
-        self.viewer: Any = None
-        self.saver: Any = None
+        self.viewer: Viewer | None = None
+        self.saver: FrameSaver | None = None
         self.ground = _LiveGround()
         self.shown, self.start = 0, time.perf_counter()
 
     def draw(self, message: _Message) -> None:
         from mocap.view.replay import status_line
 
-        self._open(message)
-        if message.vertices_cam_m is not None and len(self.viewer.scene.faces) == 0:  # the run's first mesh
-            self.viewer.set_faces(_faces_for(self.faces, message))
+        viewer = self._open(message)
+        if message.vertices_cam_m is not None and len(viewer.scene.faces) == 0:  # the run's first mesh
+            viewer.set_faces(_faces_for(self.faces, message))
         vertices: dict[int, np.ndarray] = {}
         uncertainty: dict[int, np.ndarray] = {}
-        if message.vertices_cam_m is not None and len(self.viewer.scene.faces):
+        if message.vertices_cam_m is not None and len(viewer.scene.faces):
             vertices = dict(zip(message.track_ids, message.vertices_cam_m, strict=True))
             if self.ground.update(message.vertices_cam_m):
-                self.viewer.set_ground(self.ground.plane, self.ground.centre_m)
+                viewer.set_ground(self.ground.plane, self.ground.centre_m)
         if message.uncertainty_m is not None:
             uncertainty = dict(zip(message.track_ids, message.uncertainty_m, strict=True))
         note = "" if message.vertices_cam_m is not None else "no meshes in this run: showing the ground only"
         state = frame_state(message.frame_index, message.time_s, vertices, uncertainty, self.color_by, note)
         self.shown += 1
-        self.viewer.show(state, status_line(state, self.shown / max(1e-6, time.perf_counter() - self.start)))
+        viewer.show(state, status_line(state, self.shown / max(1e-6, time.perf_counter() - self.start)))
         if self.saver is not None:
-            self.saver.write(self.viewer.capture_rgb(), state.frame_index, self.viewer.status)
+            self.saver.write(viewer.capture_rgb(), state.frame_index, viewer.status)
 
-    def _open(self, message: _Message) -> None:
-        if self.viewer is not None:
-            return
-        from mocap.view.saver import FrameSaver
-        from mocap.view.viewer import StaticScene, Viewer
+    def _open(self, message: _Message) -> Viewer:
+        """The viewer, opened on the first message (its size and intrinsics are the capture's)."""
+        if self.viewer is None:
+            from mocap.view.saver import FrameSaver
+            from mocap.view.viewer import StaticScene, Viewer
 
-        k = default_intrinsics(message.size_wh) if message.intrinsics is None else message.intrinsics
-        self.viewer = Viewer(StaticScene(_faces_for(self.faces, message), k, message.size_wh), self.config)
-        self.saver = None if self.save is None else FrameSaver(self.save, self.fps, self.viewer.size_wh)
+            k = default_intrinsics(message.size_wh) if message.intrinsics is None else message.intrinsics
+            self.viewer = Viewer(StaticScene(_faces_for(self.faces, message), k, message.size_wh), self.config)
+            self.saver = None if self.save is None else FrameSaver(self.save, self.fps, self.viewer.size_wh)
+        return self.viewer
 
     def close(self) -> None:
         if self.saver is not None:
@@ -250,7 +259,7 @@ def _viewer_main(
     messages: Any,
     closed: Any,
     faces: npt.NDArray[np.int64] | None,
-    config: Any,
+    config: ViewerConfig | None,
     color_by: ColorBy,
     save: Path | None,
     fps: float,

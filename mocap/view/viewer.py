@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
 import open3d as o3d
 
+from mocap.view.config import ViewerConfig, Viewpoint
 from mocap.view.scene import (
     FrameState,
     GroundPlane,
@@ -41,37 +41,6 @@ KEY_PLUS, KEY_EQUAL, KEY_MINUS, KEY_KP_ADD, KEY_KP_SUBTRACT = 43, 61, 45, 334, 3
 KEY_DIGITS = tuple(range(49, 58))  # "1" .. "9"
 _GRID_RGB = (0.55, 0.55, 0.55)
 _FRUSTUM_RGB = (0.1, 0.1, 0.1)
-
-
-class Viewpoint(str, Enum):
-    """Where the virtual camera stands: the capture camera (renders line up with the video) or a 3/4 orbit view."""
-
-    CAMERA = "camera"
-    ORBIT = "orbit"
-
-
-@dataclass(frozen=True)
-class ViewerConfig:
-    """How the viewer looks.
-
-    Attributes:
-        max_size_px: longest side of the window (and of saved frames); the capture's aspect ratio is kept.
-        viewpoint: the capture camera, or an orbit view (azimuth/elevation in degrees) around the people.
-        visible: a desktop window; False renders offscreen (EGL) for ``--save`` and tests.
-        show_grid: draw the estimated ground as a grid.
-        show_frustum: draw the capture camera as a pyramid (seen from the orbit view).
-        background_rgb: window background, [0, 1].
-    """
-
-    max_size_px: int = 960
-    viewpoint: Viewpoint = Viewpoint.CAMERA
-    orbit_azimuth_deg: float = 40.0
-    orbit_elevation_deg: float = 20.0
-    visible: bool = True
-    show_grid: bool = True
-    show_frustum: bool = True
-    background_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    title: str = "mocap"
 
 
 @dataclass(frozen=True, eq=False)

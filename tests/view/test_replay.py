@@ -17,10 +17,11 @@ import pytest
 from conftest import make_store
 
 from mocap.io.store import is_store
+from mocap.view.config import ViewerConfig
 from mocap.view.replay import Playback, ReplayConfig, replay
 from mocap.view.saver import FrameSaver
 from mocap.view.store_frames import StoreFrames
-from mocap.view.viewer import Viewer, ViewerConfig
+from mocap.view.viewer import Viewer
 
 CONFIG = ViewerConfig(max_size_px=160, visible=False)
 HERE = Path(__file__).parent

@@ -11,8 +11,8 @@ from conftest import INTRINSICS, SIZE_WH, frame_result, person_mesh
 from test_replay import coloured_columns, read_png
 
 from mocap.types import Frame
+from mocap.view.config import ViewerConfig
 from mocap.view.sink import ViewerSink
-from mocap.view.viewer import ViewerConfig
 
 CONFIG = ViewerConfig(max_size_px=160, visible=False)
 pytestmark = pytest.mark.slow  # each test starts a viewer process (~3 s)
