@@ -140,6 +140,7 @@ class _Timestamps:
     def __call__(self, time_s: float) -> int:
         ms = round(time_s * 1000.0)
         if self._last_ms is not None and ms <= self._last_ms:
+            log.debug("frame time %.3f s is not after the previous frame: sent as %d ms", time_s, self._last_ms + 1)
             ms = self._last_ms + 1
         self._last_ms = ms
         return ms
@@ -150,6 +151,9 @@ class PoseDetector:
 
     VIDEO mode tracks landmarks from frame to frame (faster and steadier than
     detecting each frame anew), so feed it the frames of one source in order.
+    While fewer than ``max_people`` people are tracked, MediaPipe also runs its person
+    detector on every frame: one person costs ~65 ms of CPU per 640x480 frame with
+    ``max_people=4`` against ~36 ms with ``max_people=1``.
 
     Example:
         >>> detector = PoseDetector(DetectConfig())
