@@ -207,6 +207,21 @@ def test_image_folder_fps_and_start_frame(tmp_path: Path) -> None:
     assert frames[0].image_rgb[0, 0, 0] == 100
 
 
+def test_image_exif_orientation_is_applied(tmp_path: Path) -> None:
+    from PIL import Image
+
+    stored = np.zeros((30, 40, 3), np.uint8)
+    stored[:8, :8] = 255
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # Orientation: shown turned 90 degrees clockwise (a phone held upright)
+    image.save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    source = open_source(tmp_path)
+    upright_rgb = next(iter(source)).image_rgb
+    assert source.size_wh == (30, 40) and upright_rgb.shape == (40, 30, 3)
+    assert upright_rgb[:6, -6:].mean() > 200 and upright_rgb[:6, :6].mean() < 50
+
+
 def test_empty_image_folder(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("no frames here")
     with pytest.raises(SourceError, match="no images"):
