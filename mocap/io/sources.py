@@ -40,6 +40,7 @@ class Source:
     """Base class of every frame source: metadata, iteration, context manager.
 
     Attributes:
+        kind: "video", "images" or "webcam".
         fps: frames per second (nominal for live sources).
         size_wh: (width, height) of the upright images in pixels.
         num_frames: frame count when known (None for live sources).
@@ -47,6 +48,7 @@ class Source:
         description: one line naming the kind, path and format, for logs and store attrs.
     """
 
+    kind: str
     fps: float
     size_wh: tuple[int, int]
     num_frames: int | None
@@ -179,6 +181,7 @@ class VideoSource(Source):
     when ``fps`` is given (the container's timing is then taken to be wrong).
     """
 
+    kind = "video"
     is_live = False
 
     def __init__(self, path: Path, *, start_frame: int = 0, fps: float | None = None) -> None:
@@ -324,6 +327,7 @@ def _bgr_to_rgb(bgr: Any) -> npt.NDArray[np.uint8]:
 class ImageFolderSource(Source):
     """JPEG/PNG/BMP images of one folder in sorted name order, at ``fps`` (default 30)."""
 
+    kind = "images"
     is_live = False
 
     def __init__(self, folder: Path, *, start_frame: int = 0, fps: float | None = None) -> None:
@@ -386,6 +390,7 @@ class WebcamSource(Source):
         lost_after_s: reads failing for this long mean the camera is gone.
     """
 
+    kind = "webcam"
     is_live = True
     num_frames = None
 

@@ -58,7 +58,7 @@ CODECS = [
 def test_video_frames_times_and_colours(tmp_path: Path, suffix: str, encoder: str, decoder: str) -> None:
     path = write_clip(tmp_path / f"clip.{suffix}", encoder)
     with open_source(path) as source:
-        assert isinstance(source, VideoSource) and not source.is_live
+        assert isinstance(source, VideoSource) and source.kind == "video" and not source.is_live
         assert source.fps == pytest.approx(FPS) and source.size_wh == SIZE_WH
         assert source.num_frames == NUM_FRAMES
         assert decoder in source.description and str(path) in source.description
@@ -190,7 +190,7 @@ def test_image_folder_sorted_rgb_and_timed(tmp_path: Path) -> None:
         _write_image(tmp_path / name, colour)
     (tmp_path / "notes.txt").write_text("not an image")
     source = open_source(tmp_path)
-    assert isinstance(source, ImageFolderSource)
+    assert isinstance(source, ImageFolderSource) and source.kind == "images"
     assert (source.num_frames, source.fps, source.size_wh, source.is_live) == (3, 30.0, (40, 30), False)
     frames = list(source)
     assert [f.index for f in frames] == [0, 1, 2]
@@ -279,7 +279,7 @@ class FakeCapture:
 def test_webcam_drops_frames_for_a_slow_consumer_then_reports_the_lost_camera() -> None:
     capture = FakeCapture(num_frames=60)
     source = WebcamSource(0, capture_factory=lambda _: capture, lost_after_s=0.2)
-    assert source.is_live and source.num_frames is None
+    assert source.is_live and source.kind == "webcam" and source.num_frames is None
     assert source.size_wh == (16, 12) and source.fps == 200.0
     frames: list[Frame] = []
     with pytest.raises(SourceError, match=r"webcam:0.*reconnect"):
