@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import av
 import cv2
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 DEFAULT_IMAGE_FPS = 30.0
+_S = TypeVar("_S", bound="Source")
 _REMUX_FIX = "re-mux or re-encode it (e.g. `ffmpeg -i in.mp4 -c copy out.mp4`, or `-c:v libx264` if that fails)"
 
 
@@ -61,7 +62,7 @@ class Source:
     def close(self) -> None:
         """Release files, decoders and threads; safe to call twice."""
 
-    def __enter__(self) -> Source:
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(
