@@ -35,7 +35,7 @@ def anny_camera_vertices() -> tuple[np.ndarray, np.ndarray]:
 
     body = AnnyBody()
     v = body.model.template_vertices.detach().cpu().numpy().astype(np.float64)  # (V, 3), z up
-    cam = np.stack([v[:, 0], -v[:, 2], -v[:, 1]], axis=1)
+    cam = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)  # a rotation (det +1): the winding stays outward
     cam[:, 1] += 1.5 - cam[:, 1].max()
     return cam.astype(np.float32), body.faces
 
