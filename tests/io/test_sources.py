@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mocap.errors import SourceError
-from mocap.io.sources import ImageFolderSource, VideoSource, WebcamSource, open_source, upright
+from mocap.io.sources import ImageFolderSource, VideoSource, open_source, upright
+from mocap.io.webcam import WebcamSource
 from mocap.types import Frame
 
 SIZE_WH = (64, 48)
