@@ -312,3 +312,80 @@ def build_hierarchy(
     """
     hierarchy = hierarchy_from_levels(build_levels(vertices, faces, sizes), conv_rings=conv_rings)
     return MeshHierarchy(hierarchy.level_sizes, hierarchy.tables, faces=np.asarray(faces, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# A dense mesh tokenized through a coarser level 0.
+
+
+def fit_upsampling(
+    candidates: IntArray, valid: npt.NDArray[np.bool_], coarse_m: FloatArray, full_m: FloatArray, ridge: float = 1e-3
+) -> FloatArray:
+    """Affine weights that rebuild full vertices from nearby coarse vertices, fitted on examples.
+
+    Per full vertex v, minimise ``sum_t |sum_k w_k c_k(t) - v(t)|^2 + ridge * s * |w - e_0|^2``
+    subject to ``sum_k w_k = 1`` (so translation commutes). ``e_0`` = all weight on slot 0 (the
+    owner); ``s`` = mean squared spread of the candidates, so ``ridge`` is scale free. Rigid motion of
+    a patch is reproduced exactly when its candidates are not coplanar, so what the examples teach is
+    the local non-rigid deformation (bending at joints, phenotype).
+
+    Args:
+        candidates: (V_full, K) coarse vertex ids per full vertex, slot 0 = owner.
+        valid: (V_full, K) False on padding slots (forced to weight 0).
+        coarse_m: (T, V0, 3) example coarse meshes.
+        full_m: (T, V_full, 3) the same examples at full resolution.
+    Returns:
+        (V_full, K) weights.
+    """
+    n_full, k = candidates.shape
+    weights = np.zeros((n_full, k))
+    for start in range(0, n_full, 1024):
+        rows = slice(start, min(start + 1024, n_full))
+        c = coarse_m[:, candidates[rows]]  # (T, n, K, 3)
+        c = c - c[:, :, :1]  # relative to the owner: conditioning, and the affine constraint allows it
+        y = full_m[:, rows] - coarse_m[:, candidates[rows, 0]]  # (T, n, 3)
+        a = np.einsum("tnkc,tnjc->nkj", c, c)
+        b = np.einsum("tnkc,tnc->nk", c, y)
+        scale = np.trace(a, axis1=1, axis2=2)[:, None] / k + 1e-12
+        penalty = np.where(valid[rows], ridge, 1e6) * scale  # (n, K)
+        prior = np.zeros_like(b)
+        prior[:, 0] = 1.0
+        n = a.shape[0]
+        system = np.zeros((n, k + 1, k + 1))
+        system[:, :k, :k] = a + penalty[:, :, None] * np.eye(k)
+        system[:, :k, k] = system[:, k, :k] = 1.0
+        rhs = np.concatenate([b + penalty * prior, np.ones((n, 1))], axis=1)
+        weights[rows] = np.linalg.solve(system, rhs[..., None])[:, :k, 0]
+    return np.where(valid, weights, 0.0)
+
+
+def build_mapped_hierarchy(
+    vertices: FloatArray,
+    faces: IntArray,
+    sizes: Sequence[int],
+    examples_m: FloatArray,
+    conv_rings: Sequence[int] | None = None,
+    ridge: float = 1e-3,
+) -> MeshHierarchy:
+    """A hierarchy on a coarse level-0 subset of a dense mesh, with a fitted map back to it.
+
+    Args:
+        vertices: (V_full, 3) template of the dense mesh; faces (F, 3).
+        sizes: level sizes from level 0 down, e.g. (1700, 400, 120, 54).
+        examples_m: (T, V_full, 3) deformed examples (posed bodies) to fit the upsampling weights.
+        ridge: pull of the weights towards the owner vertex (see :func:`fit_upsampling`).
+    """
+    levels = build_levels(vertices, faces, sizes)
+    hierarchy = hierarchy_from_levels(levels, first=1, conv_rings=conv_rings)
+    ring_ids, _ = ring_neighbours(levels.graphs[1], 1)
+    width = max(len(r) for r in ring_ids)
+    candidates = np.zeros((len(vertices), width), dtype=np.int64)
+    valid = np.zeros((len(vertices), width), dtype=bool)
+    for v, owner in enumerate(levels.cells[0]):
+        ring = ring_ids[owner]  # the owner first (distance 0), then its neighbouring cells
+        candidates[v, : len(ring)], valid[v, : len(ring)] = ring, True
+        candidates[v, len(ring) :] = owner
+    subset = levels.ids[1]
+    weights = fit_upsampling(candidates, valid, examples_m[:, subset], examples_m, ridge)
+    full = FullResolutionMap(subset, candidates, weights)
+    return MeshHierarchy(hierarchy.level_sizes, hierarchy.tables, full, np.asarray(faces, dtype=np.int64))

@@ -1,0 +1,124 @@
+"""``mocap train tokenizer|mega``: train the models that ship under ``models/``.
+
+One function pair per sub-subcommand: ``_add_<name>(sub)`` declares its flags and ``_run_<name>(args)``
+runs it. ``mocap train mega`` is added beside ``tokenizer`` the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (tokenizer, mega)", description="Train a model of mocap.")
+    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    _add_tokenizer(models)
+    _add_mega(models)
+
+
+# -- mocap train tokenizer -------------------------------------------------------------------------
+
+
+def _add_tokenizer(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "tokenizer",
+        help="train the Anny Mesh-VQ-VAE",
+        description="Train the Mesh-VQ-VAE tokenizer on canonical Anny meshes; evaluate on held-out meshes.",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="run folder: last.pt (resumable), tokenizer.pt, metrics.json"
+    )
+    p.add_argument("--steps", type=int, default=20_000, help="optimiser steps (default 20000)")
+    p.add_argument("--batch", type=int, default=16, help="meshes per step (default 16)")
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.add_argument(
+        "--data",
+        choices=("mocap", "random-poses"),
+        default="mocap",
+        help="mocap = the motion dataset's train split (default); random-poses = development only",
+    )
+    p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds between checkpoints (default 180)")
+    p.set_defaults(handler=_run_tokenizer)
+
+
+def _run_tokenizer(args: argparse.Namespace) -> int:
+    from mocap.tokenizer.train import TrainConfig, Trainer
+
+    config = TrainConfig(
+        out=args.out,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        data=args.data,
+        checkpoint_every_s=args.checkpoint_every,
+    )
+    metrics = Trainer(config).run(resume=args.resume)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+# -- mocap train mega ------------------------------------------------------------------------------
+
+
+def _add_mega(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "mega",
+        help="train the embedded MEGA (landmark-conditioned)",
+        description="Stage 'pretrain': masked modelling of tokenized mocap meshes alone. Stage 'conditioned': "
+        "MediaPipe-style landmark crops synthesized from the same bodies, started from a pretrain run's mega.pt.",
+    )
+    p.add_argument("--out", type=Path, required=True, help="run folder: last.pt (resumable), mega.pt, metrics.json")
+    p.add_argument("--stage", choices=("pretrain", "conditioned"), default="conditioned", help="default conditioned")
+    p.add_argument("--init", type=Path, help="stage 1 mega.pt to start the conditioned stage from")
+    p.add_argument(
+        "--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"), help="frozen tokenizer"
+    )
+    p.add_argument(
+        "--preset", choices=("anny-landmarks-small", "tiny"), default="anny-landmarks-small", help="model size"
+    )
+    p.add_argument("--steps", type=int, default=20_000, help="optimiser steps (default 20000)")
+    p.add_argument("--batch", type=int, default=64, help="meshes per step (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate per 256 examples (default 1e-3)")
+    p.add_argument("--warmup", type=int, default=800, help="linear warm-up steps before the cosine decay (default 800)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 ...")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
+    p.add_argument(
+        "--reproject-decoded",
+        action="store_true",
+        help="reprojection loss on the decoded argmax mesh (as the reference) instead of the ground-truth mesh",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.set_defaults(handler=_run_mega)
+
+
+def _run_mega(args: argparse.Namespace) -> int:
+    from mocap.mega.recipe import MegaRecipe, train_mega
+    from mocap.mega.train import TrainConfig
+
+    train = TrainConfig(
+        steps=args.steps,
+        base_lr=args.lr,
+        warmup_steps=args.warmup,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        device=args.device,
+    )
+    recipe = MegaRecipe(
+        out=args.out,
+        stage=args.stage,
+        preset=args.preset,
+        tokenizer=args.tokenizer,
+        init=args.init,
+        train=train,
+        batch_size=args.batch,
+        reproject_decoded=args.reproject_decoded,
+        resume=args.resume,
+    )
+    print(json.dumps(train_mega(recipe), indent=2))
+    return 0
