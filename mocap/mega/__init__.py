@@ -1,1 +1,31 @@
+"""MEGA: masked generative modelling of mesh tokens, conditioned on landmarks (embedded) or images (official).
 
+Modules: ``model`` (Mega, MegaConfig), ``conditioning``, ``backbones``, ``transformer``, ``schedules``,
+``sampling`` (the one decoding loop), ``official`` (strict loading of the Zenodo 14974141 checkpoints),
+``train`` (losses, resumable Trainer), ``synthetic`` (landmark crops for training), ``data`` and ``recipe``
+(real-data training of the embedded model).
+"""
+
+from __future__ import annotations
+
+from mocap.mega.model import Condition, Mega, MegaConfig, MegaOutput
+from mocap.mega.official import load_official
+from mocap.mega.sampling import ArgmaxTokens, argmax_tokens, sample_tokens, vertex_uncertainty
+from mocap.mega.schedules import arccos, cosine, linear
+from mocap.mega.train import load_trained
+
+__all__ = [
+    "ArgmaxTokens",
+    "Condition",
+    "Mega",
+    "MegaConfig",
+    "MegaOutput",
+    "arccos",
+    "argmax_tokens",
+    "cosine",
+    "linear",
+    "load_official",
+    "load_trained",
+    "sample_tokens",
+    "vertex_uncertainty",
+]
