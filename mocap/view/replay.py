@@ -138,12 +138,13 @@ def status_line(state: FrameState, fps: float, playback: Playback | None = None)
 
 
 class _Follower:
-    """Polls a store for new frames and decides when following is over."""
+    """Polls a store for new frames, keeps the viewer's faces and ground up to date, and says when to stop."""
 
-    def __init__(self, frames: StoreFrames, config: ReplayConfig) -> None:
-        self.frames, self.config = frames, config
+    def __init__(self, frames: StoreFrames, viewer: Viewer, config: ReplayConfig) -> None:
+        self.frames, self.viewer, self.config = frames, viewer, config
         self._last_poll = 0.0
         self._writer_gone_since: float | None = None
+        self._grounded_at = frames.num_frames  # frames seen when the ground was last placed
 
     def poll(self) -> int:
         """Re-read the store at most every ``poll_s``; returns the number of new frames."""
@@ -156,6 +157,8 @@ class _Follower:
             self._writer_gone_since = None
         elif self._writer_gone_since is None:
             self._writer_gone_since = now
+        if new:
+            self._update_scene()
         return new
 
     @property
@@ -165,10 +168,12 @@ class _Follower:
         gone = self._writer_gone_since
         return gone is not None and time.perf_counter() - gone > self.config.writer_grace_s
 
-
-def _sync_faces(frames: StoreFrames, viewer: Viewer) -> None:
-    if frames.has_meshes and len(viewer.scene.faces) == 0:  # a followed store got its first mesh
-        viewer.set_faces(frames.faces())
+    def _update_scene(self) -> None:
+        if self.frames.has_meshes and len(self.viewer.scene.faces) == 0:  # the store's first mesh
+            self.viewer.set_faces(self.frames.faces())
+        if self._grounded_at == 0 or self.frames.num_frames - self._grounded_at >= _GROUND_EVERY_FRAMES:
+            _place_ground(self.frames, self.viewer, viewpoint=self._grounded_at == 0)
+            self._grounded_at = self.frames.num_frames
 
 
 def _place_ground(frames: StoreFrames, viewer: Viewer, *, viewpoint: bool) -> None:
@@ -200,8 +205,8 @@ def replay(
 def _save_all(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, saver: FrameSaver) -> ReplayStats:
     """Render every committed frame once, in order; in follow mode also those committed meanwhile."""
     stats, start = ReplayStats(), time.perf_counter()
-    follower = _Follower(frames, config) if config.follow else None
-    position, grounded_at = 0, frames.num_frames
+    follower = _Follower(frames, viewer, config) if config.follow else None
+    position = 0
     while True:
         while position < frames.num_frames:
             state = frames.state(position)
@@ -215,11 +220,6 @@ def _save_all(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, saver: 
             break
         if follower.poll() == 0:
             time.sleep(config.poll_s / 4)
-            continue
-        _sync_faces(frames, viewer)
-        if frames.num_frames - grounded_at >= _GROUND_EVERY_FRAMES or grounded_at == 0:
-            _place_ground(frames, viewer, viewpoint=grounded_at == 0)
-            grounded_at = frames.num_frames
     if stats.frames_shown == 0:  # nothing stored: still show the scene, and say why it is empty
         viewer.show(FrameState(0, 0.0, note="no frames in this store"))
         saver.write(viewer.capture_rgb(), 0, viewer.status)
@@ -249,18 +249,17 @@ def _toggle_slot(playback: Playback, frames: StoreFrames, slot: int) -> None:
 def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, playback: Playback) -> ReplayStats:
     """Real-time playback in a window until q, the window is closed, or (follow) the store is closed."""
     _bind_keys(viewer, playback, frames)
-    follower = _Follower(frames, config) if config.follow else None
+    follower = _Follower(frames, viewer, config) if config.follow else None
     stats, start = ReplayStats(), time.perf_counter()
     last_tick, last_log, shown = start, start, None
     while not viewer.closed and not playback.quit_requested:
         now = time.perf_counter()
         if follower is not None:
+            at_live_edge = playback.index >= playback.num_frames - 1
             if follower.poll():
-                _sync_faces(frames, viewer)
                 playback.num_frames = frames.num_frames
-                playback.position = float(frames.num_frames - 1)  # keep showing the newest frame
-            if follower.done:
-                break
+                if at_live_edge:  # keep showing the newest frame (unless the user stepped back)
+                    playback.position = float(frames.num_frames - 1)
         index = playback.advance((now - last_tick) * frames.fps)
         last_tick = now
         key = (index, frozenset(playback.hidden), frames.num_frames)
@@ -273,6 +272,9 @@ def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, play
             shown = key
         elif not viewer.poll():
             break
+        last_on_screen = frames.num_frames == 0 or (shown is not None and index >= frames.num_frames - 1)
+        if follower is not None and follower.done and last_on_screen:
+            break  # the writer is done and its last frame is on screen (a user who stepped back stays)
         if now - last_log > 1.0:  # the legacy window cannot show text: the status goes to the log
             log.info("%s", viewer.status)
             last_log = now

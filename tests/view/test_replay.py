@@ -127,7 +127,7 @@ attrs = {"fps": 30.0, "intrinsics": INTRINSICS, "source": {"kind": "synthetic", 
 writer = StoreWriter(path, attrs=attrs, flush_every=1)
 write_faces(writer.path)
 for i in range(frames):
-    people = {1: (-0.6, 4.0), 2: (0.6, 4.0)} if i >= 3 else {1: (-0.6, 4.0)}
+    people = {} if i < 2 else {1: (-0.6, 4.0)} if i < 4 else {1: (-0.6, 4.0), 2: (0.6, 4.0)}
     writer.write(frame_result(i, people))
     if i + 1 == stop_after:
         time.sleep(600)  # killed by the test: a writer that dies without closing
@@ -157,7 +157,23 @@ def test_follow_picks_up_frames_from_a_writer_process(tmp_path: Path) -> None:
     assert frames.complete and frames.num_frames == 12
     assert shown == 12  # every frame written while following was rendered
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"frame_{i:06d}.png" for i in range(12)]
+    assert not coloured_columns(read_png(tmp_path / "out" / "frame_000000.png")).any()  # nobody yet
     assert coloured_columns(read_png(tmp_path / "out" / "frame_000011.png"))[80:].any()  # the track born later
+
+
+@pytest.mark.slow
+def test_interactive_follow_keeps_showing_the_newest_frame(tmp_path: Path) -> None:
+    store = tmp_path / "live.zarr"
+    writer = start_writer(store, frames=12)
+    try:
+        frames = StoreFrames(store)
+        viewer = Viewer(frames.static_scene(), CONFIG)
+        stats = replay(frames, viewer, ReplayConfig(follow=True, poll_s=0.05))
+    finally:
+        writer.wait(timeout=60)
+    assert frames.complete and stats.last_frame_index == 11  # ended on the newest frame when the writer closed
+    assert list(viewer._meshes) == [1, 2]
+    viewer.close()
 
 
 @pytest.mark.slow
