@@ -58,7 +58,11 @@ class _Parser:
             raise SourceError(f"{self.path}: expected {word!r} in the BVH hierarchy, found {token!r}")
 
     def floats(self, n: int) -> list[float]:
-        return [float(self.next()) for _ in range(n)]
+        tokens = [self.next() for _ in range(n)]
+        try:
+            return [float(t) for t in tokens]
+        except ValueError:
+            raise SourceError(f"{self.path}: expected {n} numbers in the BVH hierarchy, found {tokens}") from None
 
     def joint(self, parent: int) -> None:
         index = len(self.names)
@@ -104,9 +108,12 @@ def read_bvh(path: str | Path, unit_m: float | None = None) -> Motion:
         end_offsets=np.asarray(parser.end_offsets, dtype=np.float64),
     )
     lines = body.strip().splitlines()
-    num_frames = int(lines[0].split(":")[1])
-    frame_time = float(lines[1].split(":")[1])
-    values = np.array(" ".join(lines[2 : 2 + num_frames]).split(), dtype=np.float64)
+    try:
+        num_frames = int(lines[0].split(":")[1])
+        frame_time = float(lines[1].split(":")[1])
+        values = np.array(" ".join(lines[2 : 2 + num_frames]).split(), dtype=np.float64)
+    except (IndexError, ValueError) as error:
+        raise SourceError(f"{path}: the MOTION section needs 'Frames: N', 'Frame Time: S' and N rows of numbers") from error
     width = sum(len(c) for c in skeleton.channels)
     if values.size != num_frames * width:
         raise SourceError(f"{path}: expected {num_frames} frames of {width} values, got {values.size} values")
