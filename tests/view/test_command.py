@@ -10,6 +10,7 @@ import pytest
 from mocap.cli import main
 
 
+@pytest.mark.slow  # the CLI imports every command (torch, MediaPipe) first
 def test_view_saves_a_video(two_people_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "view.mp4"
     argv = ["view", str(two_people_store), "--save", str(out), "--tracks", "2", "--speed", "2"]
