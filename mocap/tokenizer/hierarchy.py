@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -104,7 +105,7 @@ class MeshHierarchy:
 
     def save(self, path: str | Path) -> None:
         """Write one ``.npz`` (tables, level sizes, optional full map and faces)."""
-        arrays: dict[str, np.ndarray] = {"level_sizes": np.asarray(self.level_sizes, dtype=np.int64)}
+        arrays: dict[str, Any] = {"level_sizes": np.asarray(self.level_sizes, dtype=np.int64)}
         arrays.update({f"table_{name}": table for name, table in self.tables.items()})
         if self.full is not None:
             arrays.update(full_subset=self.full.subset, full_up_ids=self.full.up_ids)
@@ -301,7 +302,10 @@ def hierarchy_from_levels(levels: Levels, first: int = 0, conv_rings: Sequence[i
 
 
 def build_hierarchy(
-    vertices: FloatArray, faces: IntArray, sizes: Sequence[int] = (400, 120, 54), conv_rings: Sequence[int] | None = None
+    vertices: FloatArray,
+    faces: IntArray,
+    sizes: Sequence[int] = (400, 120, 54),
+    conv_rings: Sequence[int] | None = None,
 ) -> MeshHierarchy:
     """A hierarchy whose level 0 is the input mesh and whose coarser levels have ``sizes`` vertices.
 

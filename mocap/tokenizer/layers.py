@@ -75,7 +75,9 @@ def parse_connection(table: npt.NDArray[np.integer], in_pn: int) -> NeighbourTab
 
 
 def make_connection(
-    neighbours: Sequence[Sequence[int]], distances: Sequence[Sequence[int]], in_pn: int
+    neighbours: Sequence[Sequence[int] | npt.NDArray[np.integer]],
+    distances: Sequence[Sequence[int] | npt.NDArray[np.integer]],
+    in_pn: int,
 ) -> npt.NDArray[np.int32]:
     """Write neighbour lists in the MeshConvolution format ``(out_pn, 1 + 2M)`` with ``(in_pn, -1)`` padding."""
     width = max(len(n) for n in neighbours)

@@ -93,6 +93,10 @@ class MeshVQVAE(nn.Module):
         >>> mesh = model.decode(ids)              # (B, V, 3) metres, vertex-mean centred
     """
 
+    full_subset: torch.Tensor  # (V0,) level-0 vertex ids in the full mesh (with a full map only)
+    up_ids: torch.Tensor  # (V_full, K)
+    up_weights: torch.Tensor  # (V_full, K)
+
     def __init__(self, hierarchy: MeshHierarchy, config: MeshVQVAEConfig | None = None) -> None:
         super().__init__()
         self.hierarchy = hierarchy
@@ -123,7 +127,9 @@ class MeshVQVAE(nn.Module):
     def to_level0(self, vertices: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) input meshes -> (B, V0, 3) network input, vertex-mean centred."""
         if vertices.shape[1:] != (self.hierarchy.input_size, 3):
-            raise ValueError(f"expected meshes of shape (B, {self.hierarchy.input_size}, 3), got {tuple(vertices.shape)}")
+            raise ValueError(
+                f"expected meshes of shape (B, {self.hierarchy.input_size}, 3), got {tuple(vertices.shape)}"
+            )
         if self.hierarchy.full is not None:
             vertices = vertices[:, self.full_subset]
         return vertices - vertices.mean(dim=1, keepdim=True)
@@ -212,8 +218,8 @@ class MeshVQVAE(nn.Module):
         faces = h["faces"].numpy() if "faces" in h else None
         tables = {name: t.numpy() for name, t in h["tables"].items()}
         hierarchy = MeshHierarchy(tuple(h["level_sizes"]), tables, full, faces)
-        config = checkpoint["config"]
-        config = MeshVQVAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in checkpoint["config"].items()}
+        config = MeshVQVAEConfig(**fields)
         model = cls(hierarchy, config)
         state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["model"].items()}
         result = model.load_state_dict(state, strict=False)

@@ -45,6 +45,8 @@ class VectorQuantizerEMA(nn.Module):
             with the reference; helps codebook usage on small data).
     """
 
+    _ema_cluster_size: torch.Tensor
+
     def __init__(
         self,
         num_embeddings: int = 512,

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from mocap.errors import ConfigError
+from mocap.motion.splits import Split
 from mocap.tokenizer.hierarchy import MeshHierarchy, build_mapped_hierarchy
-from mocap.tokenizer.model import MeshVQVAE, MeshVQVAEConfig, v2v_error
+from mocap.tokenizer.model import MeshVQVAE, MeshVQVAEConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ ANNY_LEVEL_SIZES = (1700, 400, 120, 54)
 # The reference medium config with half the channels: ~4x fewer multiply-adds, so a CPU can train it.
 ANNY_NETWORK = MeshVQVAEConfig(channels=(16, 16, 32, 32, 64, 64, 9, 64, 64, 32, 32, 16, 16, 3))
 
-Split = Literal["train", "val", "test"]
 MeshSampler = Callable[[Split, int, np.random.Generator], torch.Tensor]
 
 
@@ -47,8 +47,8 @@ class TrainConfig:
         steps: optimiser steps; batch: meshes per step.
         lr: peak Adam learning rate (linear warm-up, cosine decay to lr/100).
         seed: seeds data sampling, hierarchy examples and initialisation.
-        data: ``mocap`` = the motion dataset's train split; ``random-poses`` = random joint
-            rotations (development only, not a model to ship).
+        data: ``mocap`` = the motion dataset's train split (``mocap data build`` first);
+            ``random-poses`` = random joint rotations (development, or pre-training before mocap).
         checkpoint_every_s: seconds between resumable checkpoints (atomic writes).
         eval_meshes: held-out meshes for the final evaluation.
         restart_dead_codes: re-seed unused codebook entries.
@@ -70,17 +70,13 @@ class TrainConfig:
 
 
 def mocap_sampler() -> MeshSampler:
-    """Canonical Anny meshes from the motion dataset (random phenotypes), split by subject."""
-    try:
-        from mocap.motion.dataset import sample_canonical_meshes
-    except ImportError as error:
-        raise ConfigError(
-            "the motion dataset (mocap.motion.dataset.sample_canonical_meshes) is not available; "
-            "train with --data random-poses for development"
-        ) from error
+    """Canonical Anny meshes of random mocap frames (random phenotypes); splits are by capture subject."""
+    from mocap.motion.dataset import MotionDataset
+
+    dataset = MotionDataset.load()  # ConfigError naming `mocap data build` when it is not built
 
     def sample(split: Split, n: int, rng: np.random.Generator) -> torch.Tensor:
-        return torch.as_tensor(sample_canonical_meshes(split, n, rng), dtype=torch.float32)
+        return torch.from_numpy(dataset.sample_canonical_meshes(split, n, rng))
 
     return sample
 
@@ -217,9 +213,10 @@ class Trainer:
             optimizer.step()
             step += 1
             if step % cfg.log_every == 0 or step == cfg.steps:
+                lr = optimizer.param_groups[0]["lr"]
                 log.info(
                     "step %d loss %.5f v2v %.2f mm perplexity %.1f lr %.2e",
-                    step, out.loss.item(), 1000 * out.v2v.item(), out.perplexity.item(), optimizer.param_groups[0]["lr"],
+                    step, out.loss.item(), 1000 * out.v2v.item(), out.perplexity.item(), lr,
                 )  # fmt: skip
             if time.monotonic() - saved > cfg.checkpoint_every_s or step == cfg.steps:
                 self._save_last(model, optimizer, rng, step, wall_s + time.monotonic() - started)
@@ -230,14 +227,26 @@ class Trainer:
     def _save_last(
         self, model: MeshVQVAE, optimizer: torch.optim.Optimizer, rng: np.random.Generator, step: int, wall_s: float
     ) -> None:
-        extra = {"optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state, "step": step, "wall_s": wall_s}
+        extra: dict[str, Any] = {
+            "optimizer": optimizer.state_dict(),
+            "rng": rng.bit_generator.state,
+            "step": step,
+            "wall_s": wall_s,
+        }
         model.save(self.last_path, train_config=_jsonable(self.config), **extra)
         log.info("checkpoint %s (step %d)", self.last_path, step)
 
     def _finish(self, model: MeshVQVAE, step: int, wall_s: float) -> dict[str, Any]:
         eval_rng = np.random.default_rng(10_000 + self.config.seed)
-        held_out = torch.cat([self.sample("val", 32, eval_rng) for _ in range(max(1, self.config.eval_meshes // 32))])
-        metrics = {"split": "val", **evaluate(model, held_out), "steps": step, "wall_s": round(wall_s, 1)}
+        held_out = torch.cat(
+            [self.sample("validation", 32, eval_rng) for _ in range(max(1, self.config.eval_meshes // 32))]
+        )
+        metrics: dict[str, Any] = {
+            "split": "validation",
+            **evaluate(model, held_out),
+            "steps": step,
+            "wall_s": round(wall_s, 1),
+        }
         model.save(self.config.out / "tokenizer.pt", half=True, train_config=_jsonable(self.config), metrics=metrics)
         half = MeshVQVAE.load(self.config.out / "tokenizer.pt")
         metrics["float16_mean_vertex_error_mm"] = evaluate(half, held_out)["mean_vertex_error_mm"]

@@ -116,7 +116,7 @@ def test_ddp_module_prefix_is_stripped(connections: Path, source_model: MeshVQVA
 
 
 def test_missing_files(connections: Path, source_model: MeshVQVAE, tmp_path: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="zenodo.org/records/14974141"):
+    with pytest.raises(ModelNotFoundError, match=r"zenodo\.org/records/14974141"):
         load_official(tmp_path / "absent", connections, num_vertices=162)
     (connections / "_unpool3.npy").unlink()
     with pytest.raises(ModelNotFoundError, match=r"_unpool3\.npy not found.*connections/dfaust2/.*'dfaust'"):
