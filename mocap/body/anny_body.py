@@ -242,7 +242,9 @@ class AnnyBody:
             [torch.as_tensor(phenotype_kwargs[k], dtype=torch.float32).expand(len(target)) for k in PHENOTYPE_LABELS],
             dim=1,
         )
-        return BodyParams(pose_rotmat=pose[..., :3, :3].float(), transl_m=pose[:, 0, :3, 3].float(), phenotype=phenotype)
+        return BodyParams(
+            pose_rotmat=pose[..., :3, :3].float(), transl_m=pose[:, 0, :3, 3].float(), phenotype=phenotype
+        )
 
 
 @functools.lru_cache(maxsize=4)

@@ -77,7 +77,9 @@ _MOUTH_FROM_NOSE_M: Final = (0.024, 0.016, -0.043)
 _PRUNE_BELOW: Final = 1e-4
 
 
-def _surface_weights(vertices_m: npt.NDArray[np.float64], target_m: npt.NDArray[np.float64], k: int = 4) -> dict[int, float]:
+def _surface_weights(
+    vertices_m: npt.NDArray[np.float64], target_m: npt.NDArray[np.float64], k: int = 4
+) -> dict[int, float]:
     """Inverse-distance weights of the k vertices nearest to ``target_m`` (3,)."""
     dist = np.linalg.norm(vertices_m - target_m, axis=1)
     nearest = np.argsort(dist)[:k]
@@ -97,7 +99,9 @@ def _interior_weights(
     return dict(zip(candidates.tolist(), (w / w.sum()).tolist(), strict=True))
 
 
-def _near(vertices_m: npt.NDArray[np.float64], target_m: npt.NDArray[np.float64], radius_m: float) -> npt.NDArray[np.int64]:
+def _near(
+    vertices_m: npt.NDArray[np.float64], target_m: npt.NDArray[np.float64], radius_m: float
+) -> npt.NDArray[np.int64]:
     return np.flatnonzero(np.linalg.norm(vertices_m - target_m, axis=1) < radius_m)
 
 

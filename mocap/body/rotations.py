@@ -42,7 +42,7 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     angle = torch.linalg.norm(axis_angle, dim=-1, keepdim=True)[..., None]  # (..., 1, 1)
     zero = torch.zeros_like(axis_angle[..., 0])
     x, y, z = axis_angle.unbind(-1)
-    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(axis_angle.shape + (3,))
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape((*axis_angle.shape, 3))
     # sin(a)/a and (1-cos(a))/a^2 written with Taylor fallbacks so small angles keep exact gradients.
     small = angle < 1e-4
     safe = torch.where(small, torch.ones_like(angle), angle)
@@ -75,7 +75,7 @@ def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
         2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
         2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
     ]  # fmt: skip
-    return torch.stack(rows, dim=-1).reshape(quaternion.shape[:-1] + (3, 3))
+    return torch.stack(rows, dim=-1).reshape((*quaternion.shape[:-1], 3, 3))
 
 
 def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
@@ -100,7 +100,7 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
         ],
         dim=-2,
     )  # (..., 4 candidates, 4)
-    best = trace_terms.argmax(dim=-1)[..., None, None].expand(m.shape[:-2] + (1, 4))
+    best = trace_terms.argmax(dim=-1)[..., None, None].expand((*m.shape[:-2], 1, 4))
     q = F.normalize(torch.gather(candidates, -2, best).squeeze(-2), dim=-1)
     return q * torch.where(q[..., :1] < 0, -1.0, 1.0)
 
@@ -116,7 +116,7 @@ def rotation_6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
 
 def matrix_to_rotation_6d(matrix: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) -> (..., 6): the first two rows, concatenated (pytorch3d convention)."""
-    return matrix[..., :2, :].reshape(matrix.shape[:-2] + (6,))
+    return matrix[..., :2, :].reshape((*matrix.shape[:-2], 6))
 
 
 def euler_to_matrix(angles_rad: npt.ArrayLike, order: str, extrinsic: bool = False) -> npt.NDArray[np.float64]:
@@ -128,7 +128,7 @@ def euler_to_matrix(angles_rad: npt.ArrayLike, order: str, extrinsic: bool = Fal
     angles = np.asarray(angles_rad, dtype=np.float64)
     flat = angles.reshape(-1, 3)
     matrices = Rotation.from_euler(order.lower() if extrinsic else order.upper(), flat).as_matrix()
-    return matrices.reshape(angles.shape[:-1] + (3, 3))
+    return matrices.reshape((*angles.shape[:-1], 3, 3))
 
 
 def matrix_to_euler(matrix: npt.ArrayLike, order: str) -> npt.NDArray[np.float64]:
@@ -137,4 +137,4 @@ def matrix_to_euler(matrix: npt.ArrayLike, order: str) -> npt.NDArray[np.float64
     with warnings.catch_warnings():  # at gimbal lock scipy zeroes the third angle: still an exact decomposition
         warnings.simplefilter("ignore", UserWarning)
         angles = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_euler(order.upper())
-    return angles.reshape(m.shape[:-2] + (3,))
+    return angles.reshape((*m.shape[:-2], 3))

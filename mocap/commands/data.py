@@ -25,8 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Retarget every mocap clip onto Anny's default rig at 30 fps, cache one npz per clip "
         "under CACHE_DIR/motion/, and print minutes and frames per split.",
     )
-    build.add_argument("--data-dir", type=Path, default=_default_data_dir(), help="folder holding mocap/ (default: %(default)s)")
-    build.add_argument("--cache-dir", type=Path, default=None, help="cache root (default: $MOCAP_CACHE_DIR or ~/.cache/mocap)")
+    build.add_argument(
+        "--data-dir", type=Path, default=_default_data_dir(), help="folder holding mocap/ (default: %(default)s)"
+    )
+    build.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache root (default: $MOCAP_CACHE_DIR or ~/.cache/mocap)"
+    )
     build.add_argument("--force", action="store_true", help="retarget again even where a cached clip exists")
     build.set_defaults(handler=run)
 

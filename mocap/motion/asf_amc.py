@@ -123,17 +123,19 @@ def read_asf(path: str | Path, unit_m: float | None = None) -> AsfSkeleton:
             return np.zeros(3)
         return np.asarray(bones[name]["direction"], dtype=float) * float(bones[name]["length"][0])
 
-    offsets = np.stack([np.asarray(root.get("position", [0, 0, 0]), dtype=float)] + [vector(names[p]) for p in parents[1:]])
-    end_offsets = np.stack(
-        [vector(n) if n != "root" and not children.get(n) else np.full(3, np.nan) for n in names]
+    offsets = np.stack(
+        [np.asarray(root.get("position", [0, 0, 0]), dtype=float)] + [vector(names[p]) for p in parents[1:]]
     )
-    root_axis = _euler([float(v) for v in root.get("orientation", ["0", "0", "0"])], root.get("axis", ["XYZ"])[0], angle_scale)
+    end_offsets = np.stack([vector(n) if n != "root" and not children.get(n) else np.full(3, np.nan) for n in names])
+    root_axis = _euler(
+        [float(v) for v in root.get("orientation", ["0", "0", "0"])], root.get("axis", ["XYZ"])[0], angle_scale
+    )
     axes = [root_axis] + [
         _euler([float(v) for v in bones[n]["axis"][:3]], bones[n]["axis"][3], angle_scale) for n in names[1:]
     ]
-    dofs = [tuple(v.lower() for v in root.get("order", "TX TY TZ RX RY RZ".split()))]
+    dofs = [tuple(v.lower() for v in root.get("order", ["TX", "TY", "TZ", "RX", "RY", "RZ"]))]
     dofs += [tuple(v.lower() for v in bones[n].get("dof", [])) for n in names[1:]]
-    channels = [("Xposition", "Yposition", "Zposition") + _BVH_ROTATION] + [_BVH_ROTATION] * (len(names) - 1)
+    channels = [("Xposition", "Yposition", "Zposition", *_BVH_ROTATION)] + [_BVH_ROTATION] * (len(names) - 1)
     skeleton = Skeleton(tuple(names), np.asarray(parents), offsets, tuple(channels), end_offsets)
     return AsfSkeleton(skeleton, tuple(dofs), np.stack(axes), unit, angle_scale)
 
@@ -146,11 +148,11 @@ def read_amc(path: str | Path, asf: AsfSkeleton, fps: float = AMC_FPS) -> Motion
         line = raw.strip()
         if not line or line.startswith(("#", ":")):
             continue
-        word, *values = line.split()
-        if not values and word.isdigit():
+        word, *numbers = line.split()
+        if not numbers and word.isdigit():
             frames.append({})
         elif frames:
-            frames[-1][word] = [float(v) for v in values]
+            frames[-1][word] = [float(v) for v in numbers]
     if not frames:
         raise SourceError(f"{path} holds no AMC frames (lines of a frame number, then one line per bone)")
     skeleton = asf.skeleton
@@ -158,12 +160,11 @@ def read_amc(path: str | Path, asf: AsfSkeleton, fps: float = AMC_FPS) -> Motion
     rotations = np.tile(np.eye(3), (num_frames, num_joints, 1, 1))
     translation = np.zeros((num_frames, 3))
     for j, (name, dofs) in enumerate(zip(skeleton.names, asf.dofs, strict=True)):
-        values = np.zeros((num_frames, len(dofs)))
-        for t, frame in enumerate(frames):
-            if name in frame:
-                if len(frame[name]) != len(dofs):
-                    raise SourceError(f"{path}: frame {t + 1} gives {name} {len(frame[name])} values, ASF says {dofs}")
-                values[t] = frame[name]
+        rows = [frame.get(name, [0.0] * len(dofs)) for frame in frames]
+        bad = next((t for t, row in enumerate(rows) if len(row) != len(dofs)), None)
+        if bad is not None:
+            raise SourceError(f"{path}: frame {bad + 1} gives {name} {len(rows[bad])} values, ASF says {dofs}")
+        values = np.asarray(rows, dtype=np.float64).reshape(num_frames, len(dofs))
         for k, dof in enumerate(dofs):
             if dof.startswith("t") and j == 0:
                 translation[:, "xyz".index(dof[1])] = values[:, k]
@@ -178,4 +179,3 @@ def read_amc(path: str | Path, asf: AsfSkeleton, fps: float = AMC_FPS) -> Motion
             rotations[:, j] = c @ euler_to_matrix(angles, order, extrinsic=True) @ c.T
     translation = translation * asf.unit_m  # the ASF root position is the root joint's offset
     return Motion(skeleton, rotations, translation, fps=fps, unit_m=asf.unit_m)
-

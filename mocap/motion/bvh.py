@@ -113,7 +113,9 @@ def read_bvh(path: str | Path, unit_m: float | None = None) -> Motion:
         frame_time = float(lines[1].split(":")[1])
         values = np.array(" ".join(lines[2 : 2 + num_frames]).split(), dtype=np.float64)
     except (IndexError, ValueError) as error:
-        raise SourceError(f"{path}: the MOTION section needs 'Frames: N', 'Frame Time: S' and N rows of numbers") from error
+        raise SourceError(
+            f"{path}: the MOTION section needs 'Frames: N', 'Frame Time: S' and N rows of numbers"
+        ) from error
     width = sum(len(c) for c in skeleton.channels)
     if values.size != num_frames * width:
         raise SourceError(f"{path}: expected {num_frames} frames of {width} values, got {values.size} values")
@@ -152,7 +154,7 @@ def write_bvh(motion: Motion, path: str | Path, precision: int = 6) -> None:
     skeleton = motion.skeleton
     channels = list(skeleton.channels)
     if not any(c in _POSITION_AXES for c in channels[0]):
-        channels[0] = ("Xposition", "Yposition", "Zposition") + tuple(c for c in channels[0] if c in _ROTATION_AXES)
+        channels[0] = ("Xposition", "Yposition", "Zposition", *tuple(c for c in channels[0] if c in _ROTATION_AXES))
     children: list[list[int]] = [[] for _ in skeleton.names]
     for j in range(1, len(skeleton)):
         children[skeleton.parents[j]].append(j)

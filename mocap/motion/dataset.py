@@ -87,7 +87,9 @@ def discover_clips(data_dir: Path) -> list[ClipSource]:
         clips.append(ClipSource(path, _cmu(path.name.split("_")[0]), "cmu_bvh_cgspeed"))
     for path in sorted(root.glob("cmu_bvh_iclone/*/*.bvh")):
         clips.append(ClipSource(path, _cmu(path.parent.name), "cmu_bvh_iclone"))
-    for path in sorted([*root.glob("more/cmu_bvh_daz_przestr/*/*.bvh.gz"), *root.glob("more/cmu_bvh_mb_motionviewer/*/*.bvh.gz")]):
+    for path in sorted(
+        [*root.glob("more/cmu_bvh_daz_przestr/*/*.bvh.gz"), *root.glob("more/cmu_bvh_mb_motionviewer/*/*.bvh.gz")]
+    ):
         clips.append(ClipSource(path, _cmu(path.parent.name), path.parent.parent.name))
     for path in sorted(root.glob("more/cmu_bvh_daz_acrnn/*/*.bvh.gz")):
         # salsa 01-15 = CMU 60_01-15, 16-30 = partner CMU 61_01-15; indian = CMU 94 (more/README.md).

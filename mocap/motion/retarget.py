@@ -79,10 +79,8 @@ _SPINE: Final = ("spine05", "spine04", "spine03", "spine02", "spine01")
 _NECK: Final = ("neck01", "neck02", "neck03")
 
 # Anny bones the retargeting drives (others stay at rest); the dataset stores only these.
-DRIVEN_BONES: Final = (
-    ("root",) + _SPINE + _NECK + ("head",)
-    + tuple(f"{b}.{s}" for s in "LR" for bones, _, _ in _LIMBS.values() for b in bones)
-)  # fmt: skip
+_LIMB_BONES: Final = tuple(f"{b}.{s}" for s in "LR" for bones, _, _ in _LIMBS.values() for b in bones)
+DRIVEN_BONES: Final = ("root", *_SPINE, *_NECK, "head", *_LIMB_BONES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +146,7 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # Antiparallel: turn by pi about any axis perpendicular to a.
     fallback = np.cross(a, np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0, 0], [0, 1.0, 0]))
     axis = _normalize(np.where((sin < 1e-9)[..., None], fallback, axis))
-    k = np.zeros(axis.shape + (3,))
+    k = np.zeros((*axis.shape, 3))
     k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
     k = k - np.swapaxes(k, -1, -2)
     return np.eye(3) + sin[..., None, None] * k + (1 - cos)[..., None, None] * (k @ k)
@@ -183,7 +181,9 @@ def _segment_end(motion: Motion, joint: int) -> np.ndarray | None:
     skeleton = motion.skeleton
     offset = np.zeros(3)
     while True:
-        kids = [k for k in range(len(skeleton)) if skeleton.parents[k] == joint and "thumb" not in skeleton.names[k].lower()]
+        kids = [
+            k for k in range(len(skeleton)) if skeleton.parents[k] == joint and "thumb" not in skeleton.names[k].lower()
+        ]
         if not kids:
             end = skeleton.end_offsets[joint]
             return None if np.isnan(end[0]) and not offset.any() else (offset + np.nan_to_num(end)) * motion.unit_m
@@ -206,7 +206,9 @@ def retarget(motion: Motion, fps: float = TARGET_FPS) -> AnnyMotion:
             "add its name to mocap.motion.retarget._ALIASES"
         )
     motion = motion.resample(fps)
-    rest_motion = Motion(motion.skeleton, np.eye(3)[None, None].repeat(len(motion.skeleton), 1), np.zeros((1, 3)), fps, motion.unit_m)
+    rest_motion = Motion(
+        motion.skeleton, np.eye(3)[None, None].repeat(len(motion.skeleton), 1), np.zeros((1, 3)), fps, motion.unit_m
+    )
     src_rest = rest_motion.joint_positions_m()[0]  # (J, 3) file axes
     positions = motion.joint_positions_m()  # (T, J, 3) file axes
     world = motion.world_rotations()  # (T, J, 3, 3) file axes, relative to the source rest
@@ -240,7 +242,14 @@ def retarget(motion: Motion, fps: float = TARGET_FPS) -> AnnyMotion:
     for k, b in enumerate(_SPINE):
         assign((b,), _slerp_rotations(pelvis, chest, (k + 1) / len(_SPINE)))
 
-    def segment(anny_bones: tuple[str, ...], start: str, end: str, src_joint: int, src_end_rest: np.ndarray | None, src_end: np.ndarray | None) -> None:
+    def segment(
+        anny_bones: tuple[str, ...],
+        start: str,
+        end: str,
+        src_joint: int,
+        src_end_rest: np.ndarray | None,
+        src_end: np.ndarray | None,
+    ) -> None:
         a = anny_rest[bone[end]] - anny_rest[bone[start]]
         if src_end_rest is None or src_end is None:  # no direction to match: twist and swing from the source
             assign(anny_bones, world[:, src_joint])
@@ -256,7 +265,14 @@ def retarget(motion: Motion, fps: float = TARGET_FPS) -> AnnyMotion:
             if key not in src:
                 continue
             j = src[key]
-            nxt = {"clavicle": "shoulder", "shoulder": "elbow", "elbow": "wrist", "hip": "knee", "knee": "ankle", "ankle": "toe"}.get(joint)
+            nxt = {
+                "clavicle": "shoulder",
+                "shoulder": "elbow",
+                "elbow": "wrist",
+                "hip": "knee",
+                "knee": "ankle",
+                "ankle": "toe",
+            }.get(joint)
             if nxt and f"{nxt}.{side}" in src:
                 end_rest, end_now = src_rest[src[f"{nxt}.{side}"]], positions[:, src[f"{nxt}.{side}"]]
             else:  # hand or foot without a named child: its first child or end site

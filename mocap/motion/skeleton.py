@@ -74,8 +74,8 @@ class Skeleton:
 
 
 def guess_unit_m(skeleton: Skeleton, height_m: float = 1.45) -> float:
-    """Metres per file unit: the candidate in :data:`UNIT_CANDIDATES_M` making the rest skeleton (joints and end sites, no
-    head top or soles) closest to ``height_m``.
+    """Metres per file unit: the candidate in :data:`UNIT_CANDIDATES_M` making the rest skeleton
+    (joints and end sites, no head top or soles) closest to ``height_m``.
 
     The candidates differ by at least 2.2x, so a body between 1.0 and 2.2 m picks the right one.
     """
@@ -102,7 +102,7 @@ class Motion:
     unit_m: float
 
     def __post_init__(self) -> None:
-        t, j = self.rotations.shape[:2]
+        t = self.rotations.shape[0]
         if self.rotations.shape != (t, len(self.skeleton), 3, 3) or self.root_translation_m.shape != (t, 3):
             raise ValueError(
                 f"motion needs rotations (T, {len(self.skeleton)}, 3, 3) and root_translation_m (T, 3), got "
@@ -128,7 +128,7 @@ class Motion:
         """(T, J, 3) world joint positions in metres, file axes."""
         world = self.world_rotations()
         offsets_m = self.skeleton.offsets * self.unit_m
-        positions = np.empty(self.rotations.shape[:2] + (3,))
+        positions = np.empty((*self.rotations.shape[:2], 3))
         positions[:, 0] = offsets_m[0] + self.root_translation_m
         for j in range(1, len(self.skeleton)):
             p = self.skeleton.parents[j]

@@ -30,7 +30,9 @@ def test_landmarks_lie_on_or_in_the_body(body: AnnyBody) -> None:
         vertices = body.forward(pose, phenotype).vertices_m
     landmarks = body.landmarks(vertices)
     assert landmarks.shape == (2, 33, 3) and torch.allclose(landmarks, regress_landmarks(vertices))
-    surface = [i for i, n in enumerate(LANDMARK_NAMES) if "eye" in n or "mouth" in n or n in ("nose", "left_foot_index")]
+    surface = [
+        i for i, n in enumerate(LANDMARK_NAMES) if "eye" in n or "mouth" in n or n in ("nose", "left_foot_index")
+    ]
     for v, lm in zip(vertices.numpy(), landmarks.numpy(), strict=True):
         distance, _ = cKDTree(v).query(lm)
         # Face points and toes are on the skin; joints (hips, knees...) are inside, less deep than 12 cm.

@@ -19,12 +19,16 @@ from mocap.body.rotations import (
 
 
 def _random_rotations(n: int) -> torch.Tensor:
-    return axis_angle_to_matrix(torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1.5)
+    return axis_angle_to_matrix(
+        torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1.5
+    )
 
 
 def test_quarter_turn_about_z_maps_x_to_y() -> None:
     r = axis_angle_to_matrix(torch.tensor([0.0, 0.0, math.pi / 2], dtype=torch.float64))
-    assert torch.allclose(r @ torch.tensor([1.0, 0, 0], dtype=torch.float64), torch.tensor([0.0, 1, 0], dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(
+        r @ torch.tensor([1.0, 0, 0], dtype=torch.float64), torch.tensor([0.0, 1, 0], dtype=torch.float64), atol=1e-12
+    )
 
 
 def test_matrices_are_rotations() -> None:
@@ -48,7 +52,9 @@ def test_round_trips(forward, inverse) -> None:  # type: ignore[no-untyped-def]
 
 def test_axis_angle_of_half_turn_and_identity() -> None:
     half = axis_angle_to_matrix(torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64))
-    assert torch.allclose(matrix_to_axis_angle(half).abs(), torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(
+        matrix_to_axis_angle(half).abs(), torch.tensor([[math.pi, 0.0, 0.0]], dtype=torch.float64), atol=1e-6
+    )
     assert torch.allclose(matrix_to_axis_angle(torch.eye(3)[None]), torch.zeros(1, 3))
 
 
@@ -60,7 +66,9 @@ def test_small_angles_have_gradients() -> None:
 
 def test_6d_is_first_two_rows() -> None:
     r = _random_rotations(5)
-    assert torch.equal(matrix_to_rotation_6d(r)[:, :3], r[:, 0]) and torch.equal(matrix_to_rotation_6d(r)[:, 3:], r[:, 1])
+    assert torch.equal(matrix_to_rotation_6d(r)[:, :3], r[:, 0]) and torch.equal(
+        matrix_to_rotation_6d(r)[:, 3:], r[:, 1]
+    )
 
 
 def _rz(a: float) -> np.ndarray:

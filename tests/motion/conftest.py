@@ -44,7 +44,7 @@ def humanoid_skeleton() -> Skeleton:
     names = tuple(j[0] for j in _JOINTS)
     parents = np.array([-1 if p is None else names.index(p) for _, p, _, _ in _JOINTS])
     end = np.array([e if e is not None else (np.nan,) * 3 for *_, e in _JOINTS], dtype=float)
-    channels = tuple((("Xposition", "Yposition", "Zposition") + _ZXY) if p is None else _ZXY for _, p, _, _ in _JOINTS)
+    channels = tuple((("Xposition", "Yposition", "Zposition", *_ZXY)) if p is None else _ZXY for _, p, _, _ in _JOINTS)
     return Skeleton(names, parents, np.array([o for _, _, o, _ in _JOINTS], dtype=float), channels, end)
 
 

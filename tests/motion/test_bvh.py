@@ -83,7 +83,11 @@ def test_reads_gzip(tmp_path: Path, small_bvh: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["not a bvh", SMALL_BVH.replace("Frames: 2", "Frames: 3"), SMALL_BVH.replace("OFFSET 0.0 5.0 0.0", "OFFSET 0.0 5.0")],
+    [
+        "not a bvh",
+        SMALL_BVH.replace("Frames: 2", "Frames: 3"),
+        SMALL_BVH.replace("OFFSET 0.0 5.0 0.0", "OFFSET 0.0 5.0"),
+    ],
 )
 def test_broken_files_raise(tmp_path: Path, text: str) -> None:
     path = tmp_path / "broken.bvh"
@@ -95,7 +99,9 @@ def test_broken_files_raise(tmp_path: Path, text: str) -> None:
 def test_unit_guess(motion: Motion) -> None:
     skeleton = motion.skeleton  # about 1.6 m tall in cm
     assert guess_unit_m(skeleton) == 0.01
-    inches = type(skeleton)(skeleton.names, skeleton.parents, skeleton.offsets / 2.54, skeleton.channels, skeleton.end_offsets / 2.54)
+    inches = type(skeleton)(
+        skeleton.names, skeleton.parents, skeleton.offsets / 2.54, skeleton.channels, skeleton.end_offsets / 2.54
+    )
     assert guess_unit_m(inches) == pytest.approx(0.0254)
 
 

@@ -12,7 +12,6 @@ from mocap.motion.bvh import write_bvh
 from mocap.motion.dataset import MotionDataset, build_dataset, discover_clips
 from mocap.motion.retarget import DRIVEN_BONES
 from mocap.motion.splits import SPLITS, TEST_SUBJECTS, VALIDATION_SUBJECTS, split_of
-
 from tests.motion.conftest import humanoid_motion
 
 
@@ -91,4 +90,3 @@ def test_cli_build_prints_the_split_report(data_dir: Path, tmp_path: Path, capsy
     assert "2 clips cached" in out
     train = next(line for line in out.splitlines() if line.startswith("train")).split()
     assert train[1:4] == ["1", "1", "30"]
-

@@ -106,7 +106,9 @@ def test_no_flips_over_a_smooth_sequence(body: AnnyBody, motion: Motion) -> None
 def test_walks_on_the_floor(body: AnnyBody, motion: Motion) -> None:
     anny = retarget(motion)
     with torch.no_grad():
-        vertices = body.forward(torch.from_numpy(anny.pose_rotmat), neutral_phenotypes(1), torch.from_numpy(anny.transl_m)).vertices_m
+        vertices = body.forward(
+            torch.from_numpy(anny.pose_rotmat), neutral_phenotypes(1), torch.from_numpy(anny.transl_m)
+        ).vertices_m
     lowest = vertices[..., 2].min(dim=1).values
     assert lowest.min() > -0.1 and lowest.min() < 0.1
     travelled = anny.transl_m[-1] - anny.transl_m[0]
@@ -120,7 +122,9 @@ def test_unknown_skeleton_raises(motion: Motion) -> None:
 
 
 @pytest.mark.skipif(not SHARED_MOCAP.is_dir(), reason="needs ../shared/data/mocap")
-@pytest.mark.parametrize("clip", ["cmu_bvh_cgspeed/131_02.bvh", "cmu_asf_amc/02/02_01.amc", "cmu_bvh_iclone/007/007_01.bvh"])
+@pytest.mark.parametrize(
+    "clip", ["cmu_bvh_cgspeed/131_02.bvh", "cmu_asf_amc/02/02_01.amc", "cmu_bvh_iclone/007/007_01.bvh"]
+)
 def test_real_clips_without_flips(body: AnnyBody, clip: str) -> None:
     path = SHARED_MOCAP / clip
     motion = read_amc(path, read_asf(path.parent / "02.asf")) if path.suffix == ".amc" else read_bvh(path)
