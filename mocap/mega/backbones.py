@@ -33,6 +33,8 @@ class BackboneConfig:
     vit_dim: int = 1280
     vit_depth: int = 32
     vit_heads: int = 16
+    mean_rgb: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet, as all three official models
+    std_rgb: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
     @property
     def out_channels(self) -> int:
@@ -45,6 +47,16 @@ class BackboneConfig:
         if self.kind == "vit_h":
             return ((H + 4 - 16) // 16 + 1) * ((W + 4 - 16) // 16 + 1)
         return -(-H // 32) * -(-W // 32)
+
+
+def normalize_crops(crops_rgb: torch.Tensor, config: BackboneConfig) -> torch.Tensor:
+    """uint8 crops (B, H, W, 3) RGB, already ``config.image_size_hw`` -> float (B, 3, H, W) normalised input."""
+    if tuple(crops_rgb.shape[1:3]) != config.image_size_hw:
+        raise ValueError(f"{config.kind} expects {config.image_size_hw} crops, got {tuple(crops_rgb.shape[1:3])}")
+    images = crops_rgb.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W) in [0, 1]
+    mean = torch.tensor(config.mean_rgb, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(config.std_rgb, device=images.device).view(1, 3, 1, 1)
+    return (images - mean) / std
 
 
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, relu: bool = True) -> nn.Sequential:

@@ -163,11 +163,13 @@ def init_from_pretrained(model: Mega, state: Mapping[str, torch.Tensor]) -> None
 
 def config_from_dict(values: Mapping[str, Any]) -> MegaConfig:
     """Inverse of ``dataclasses.asdict(MegaConfig)`` (checkpoints store configs as plain dicts)."""
-    values = dict(values)
+
+    def tuples(fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
+    values = tuples(values)
     if values.get("backbone") is not None:
-        backbone = dict(values["backbone"])
-        backbone["image_size_hw"] = tuple(backbone["image_size_hw"])
-        values["backbone"] = BackboneConfig(**backbone)
+        values["backbone"] = BackboneConfig(**tuples(values["backbone"]))
     return MegaConfig(**values)
 
 

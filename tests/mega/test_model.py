@@ -155,3 +155,21 @@ def test_sinusoidal_code_values() -> None:
     assert pe.pe[1, 0].item() == pytest.approx(0.8414710)  # sin(1)
     assert pe.pe[1, 2].item() == pytest.approx(torch.sin(torch.tensor(10000 ** (-2 / 6))).item())
     assert "pe" not in pe.state_dict()
+
+
+def test_crop_normalisation() -> None:
+    from mocap.mega.backbones import normalize_crops
+
+    config = BackboneConfig("vit_h", (4, 3))
+    crops = torch.full((2, 4, 3, 3), 255, dtype=torch.uint8)
+    out = normalize_crops(crops, config)
+    assert out.shape == (2, 3, 4, 3)
+    assert out[0, 0, 0, 0].item() == pytest.approx((1 - 0.485) / 0.229)
+    with pytest.raises(ValueError, match="expects"):
+        normalize_crops(torch.zeros(1, 5, 3, 3, dtype=torch.uint8), config)
+
+
+def test_unconditional_sampling_for_pretraining_models() -> None:
+    model = Mega(replace(MegaConfig.tiny(), cond="none", cond_dim=0, cond_length=0)).eval()
+    samples = model.sample(None, batch=2, num_samples=3, steps=4, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (2, 3, N)

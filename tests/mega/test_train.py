@@ -142,3 +142,13 @@ def test_reprojection_through_decoded_tokens_trains_only_rotation_and_camera() -
     assert (
         model.decoder.cam_predictor.weight.grad is not None and model.decoder.cam_predictor.weight.grad.abs().sum() > 0
     )
+
+
+def test_configs_survive_a_plain_dict_round_trip() -> None:
+    import dataclasses
+    import json
+
+    from mocap.mega.train import config_from_dict
+
+    for config in (MegaConfig.official_vit(), MegaConfig.anny_landmarks_small(), PRETRAIN):
+        assert config_from_dict(json.loads(json.dumps(dataclasses.asdict(config)))) == config
