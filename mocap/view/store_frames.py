@@ -2,7 +2,8 @@
 
 Faces come from the store array ``body/faces`` when present, else from the Anny body (the
 default topology, 13,718 vertices). Intrinsics come from the store attrs, else f = max(W, H)
-with the principal point at the centre.
+with the principal point at the centre. Meshes are read one zarr chunk at a time (32 frames of a
+13,718-vertex track), so a long store never sits in memory whole and following one stays cheap.
 
 Example:
     >>> frames = StoreFrames("run.zarr")  # doctest: +SKIP
@@ -24,7 +25,7 @@ import zarr
 from zarr.storage import LocalStore
 
 from mocap.errors import StoreError
-from mocap.io.store import TrackData, open_store
+from mocap.io.store import open_store
 from mocap.view.scene import ColorBy, FrameState, GroundPlane, default_intrinsics, frame_state, ground_from_meshes
 from mocap.view.viewer import StaticScene
 
@@ -53,7 +54,7 @@ class StoreFrames:
         self.store = open_store(self.path)
         self.color_by = color_by
         self.only_tracks = None if tracks is None else set(tracks)
-        self._tracks: dict[int, TrackData] = {}
+        self._tracks: dict[int, _TrackRows] = {}
         self._frame_index = np.zeros((0,), np.int64)
         self._time_s = np.zeros((0,), np.float64)
         self._faces: npt.NDArray[np.int64] | None = None
@@ -104,7 +105,7 @@ class StoreFrames:
 
     @property
     def has_meshes(self) -> bool:
-        return any(VERTICES in t.fields for t in self._tracks.values())
+        return any(VERTICES in t.arrays for t in self._tracks.values())
 
     @property
     def complete(self) -> bool:
@@ -131,10 +132,11 @@ class StoreFrames:
         """The ground under the people (from up to 64 person-frames spread over the store) and their centre, metres."""
         samples = []
         for track in self._tracks.values():
-            if VERTICES not in track.fields:
+            if VERTICES not in track.arrays:
                 continue
-            rows = np.linspace(0, len(track) - 1, min(len(track), _GROUND_SAMPLES // max(1, len(self._tracks))))
-            samples.append(np.asarray(track[VERTICES][rows.astype(int)], np.float32))
+            count = min(track.rows, _GROUND_SAMPLES // max(1, len(self._tracks)))
+            rows = np.unique(np.linspace(0, track.rows - 1, count).astype(int))
+            samples.append(np.asarray(track.arrays[VERTICES].oindex[rows], np.float32))
         if not samples:
             return GroundPlane(), np.array([0.0, 0.0, 3.0])
         vertices = np.concatenate(samples)  # (N, V, 3)
@@ -159,13 +161,12 @@ class StoreFrames:
         time_s = float(self._time_s[position])
         vertices, uncertainty = {}, {}
         for track_id, track in self._tracks.items():
-            if track_id in hidden or VERTICES not in track.fields:
+            row = track.row_of(frame_index)  # None in a gap or after the track ended
+            if track_id in hidden or row is None or VERTICES not in track.arrays:
                 continue
-            row = np.searchsorted(track.frame_index, frame_index)
-            if row < len(track) and track.frame_index[row] == frame_index:  # gaps: the track is absent here
-                vertices[track_id] = track[VERTICES][row]
-                if UNCERTAINTY in track.fields:
-                    uncertainty[track_id] = track[UNCERTAINTY][row]
+            vertices[track_id] = track.read(VERTICES, row)
+            if UNCERTAINTY in track.arrays:
+                uncertainty[track_id] = track.read(UNCERTAINTY, row)
         return frame_state(frame_index, time_s, vertices, uncertainty, self.color_by, self.note)
 
     @property
@@ -184,7 +185,9 @@ class StoreFrames:
     def _load(self) -> None:
         self._frame_index, self._time_s = self.store.frame_index, self.store.time_s
         ids = [t for t in self.store.track_ids if self.only_tracks is None or t in self.only_tracks]
-        self._tracks = {t: self.store.track(t) for t in ids}
+        root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")  # array shapes as of now
+        last = self.store.last_frame_index
+        self._tracks = {t: _TrackRows(_group(root, f"tracks/{t}"), self.store.fields(t), last) for t in ids}
 
     def _load_faces(self) -> npt.NDArray[np.int64]:
         root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")
@@ -194,7 +197,7 @@ class StoreFrames:
             faces = None
         if isinstance(faces, zarr.Array):
             return np.asarray(faces[:], np.int64)
-        num_vertices = next(t[VERTICES].shape[1] for t in self._tracks.values() if VERTICES in t.fields)
+        num_vertices = next(t.arrays[VERTICES].shape[1] for t in self._tracks.values() if VERTICES in t.arrays)
         if num_vertices != ANNY_NUM_VERTICES:
             raise StoreError(
                 f"{self.path} holds {num_vertices}-vertex meshes but no body/faces array: write the triangles "
@@ -203,6 +206,52 @@ class StoreFrames:
         from mocap.body.anny_body import AnnyBody  # builds Anny (~1 s with a warm ANNY_CACHE_DIR)
 
         return AnnyBody().faces
+
+
+class _TrackRows:
+    """One track's committed rows of the mesh fields, read from zarr one chunk at a time.
+
+    Args:
+        group: the track's zarr group (``tracks/<id>``).
+        fields: the track's committed field names (``RunStore.fields``).
+        last_frame_index: the store's commit point; rows after it are not read.
+    """
+
+    def __init__(self, group: zarr.Group, fields: list[str], last_frame_index: int) -> None:
+        frame_index = np.asarray(_array(group, "frame_index")[:])  # (n,) ascending; unwritten rows are int64 max
+        self.rows = int(np.searchsorted(frame_index, last_frame_index, side="right"))
+        self.frame_index = frame_index[: self.rows]
+        self.arrays = {name: _array(group, name) for name in (VERTICES, UNCERTAINTY) if name in fields}
+        self._chunks: dict[str, tuple[int, np.ndarray]] = {}  # name -> (first row, rows of that chunk)
+
+    def row_of(self, frame_index: int) -> int | None:
+        """The row holding ``frame_index``, or None when the track has no row for that frame."""
+        row = int(np.searchsorted(self.frame_index, frame_index))
+        return row if row < self.rows and self.frame_index[row] == frame_index else None
+
+    def read(self, name: str, row: int) -> np.ndarray:
+        """One row of a field; playback reads forward, so the chunk holding it is kept."""
+        array = self.arrays[name]
+        size = array.chunks[0]
+        start = row - row % size
+        cached = self._chunks.get(name)
+        if cached is None or cached[0] != start:
+            cached = self._chunks[name] = (start, np.asarray(array[start : min(start + size, self.rows)]))
+        return cached[1][row - start]
+
+
+def _group(root: zarr.Group, key: str) -> zarr.Group:
+    node = root[key]
+    if not isinstance(node, zarr.Group):
+        raise StoreError(f"{key} is an array where a group belongs: the store is damaged; re-run")
+    return node
+
+
+def _array(group: zarr.Group, key: str) -> zarr.Array:
+    node = group[key]
+    if not isinstance(node, zarr.Array):
+        raise StoreError(f"{key} is a group where an array belongs: the store is damaged; re-run")
+    return node
 
 
 def writer_alive(path: Path) -> bool:

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 from conftest import INTRINSICS, SIZE_WH, frame_result, make_store, person_mesh, tracks_rows
+from zarr.storage import LocalStore
 
 from mocap.errors import StoreError
 from mocap.io.store import StoreWriter
 from mocap.types import FrameResult
 from mocap.view.scene import ColorBy, uncertainty_color_rgb
-from mocap.view.store_frames import ANNY_NUM_VERTICES, StoreFrames
+from mocap.view.store_frames import ANNY_NUM_VERTICES, StoreFrames, _TrackRows
 
 
 def test_attrs_of_a_full_store(two_people_store: Path) -> None:
@@ -56,3 +58,18 @@ def test_anny_meshes_without_faces_use_the_anny_topology(tmp_path: Path) -> None
         writer.write(FrameResult(0, 0.0, SIZE_WH, tracks_rows([1]), {"vertices_cam_m": vertices}))
     faces = StoreFrames(tmp_path / "anny.zarr").faces()
     assert faces.shape == (27_420, 3) and faces.max() == ANNY_NUM_VERTICES - 1
+
+
+def test_track_rows_read_chunk_by_chunk_up_to_the_commit_point(tmp_path: Path) -> None:
+    root = zarr.open_group(LocalStore(tmp_path / "t"), mode="w")
+    frame_index = np.array([0, 1, 2, 4, 5, 6, 7, 9, 10, 11])  # frames 3 and 8 are gaps
+    root.create_array("frame_index", data=frame_index, chunks=(4,))
+    vertices = np.arange(10 * 2 * 3, dtype=np.float16).reshape(10, 2, 3)
+    root.create_array("vertices_cam_m", data=vertices, chunks=(4, 2, 3))
+    rows = _TrackRows(root, ["frame_index", "vertices_cam_m"], last_frame_index=9)  # rows after frame 9: uncommitted
+    assert rows.rows == 8 and "vertex_uncertainty_m" not in rows.arrays
+    assert rows.row_of(3) is None and rows.row_of(10) is None and rows.row_of(9) == 7
+    for frame in [9, 0, 5, 6, 7, 1]:  # across chunk boundaries, backwards too
+        row = rows.row_of(frame)
+        assert row is not None
+        np.testing.assert_array_equal(rows.read("vertices_cam_m", row), vertices[row])
