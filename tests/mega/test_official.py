@@ -191,3 +191,17 @@ def test_unreadable_files(tmp_path: Path) -> None:
     torch.save({"epoch": 3, "model": {"a": [1, 2]}}, garbage)
     with pytest.raises(CheckpointError, match="no 'model' state dict"):
         read_state_dict(garbage)
+
+
+def test_hrnet_trunk_has_the_published_pose_hrnet_w48_size() -> None:
+    """pose_hrnet_w48 has 63.6 M parameters; MEGA adds the multi-scale fuse of the last module and 3 downsamplers."""
+    with torch.device("meta"):
+        hrnet = Mega(MegaConfig.official_hrnet()).backbone
+
+    def count(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    multiscale = sum(count(hrnet.stage4[2].fuse_layers[i]) for i in (1, 2, 3))
+    downsample = sum(count(getattr(hrnet, f"downsample_stage_{i}")) for i in (1, 2, 3))
+    assert (count(hrnet) - multiscale - downsample) / 1e6 == pytest.approx(63.6, abs=0.05)
+    assert downsample / 1e6 == pytest.approx(0.56, abs=0.01)
