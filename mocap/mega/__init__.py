@@ -1,7 +1,7 @@
 """MEGA: masked generative modelling of mesh tokens, conditioned on landmarks (embedded) or images (official).
 
 Modules: ``model`` (Mega, MegaConfig), ``conditioning``, ``backbones``, ``transformer``, ``schedules``,
-``sampling`` (the one decoding loop), ``official`` (strict loading of the Zenodo 14974141 checkpoints),
+``sampling`` (the one decoding loop), ``predictor`` (the pipeline stage Crops -> TokenPredictions), ``official`` (strict loading of the Zenodo 14974141 checkpoints),
 ``train`` (losses, resumable Trainer), ``synthetic`` (landmark crops for training), ``data`` and ``recipe``
 (real-data training of the embedded model).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mocap.mega.model import Condition, Mega, MegaConfig, MegaOutput
 from mocap.mega.official import load_official
+from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import ArgmaxTokens, argmax_tokens, sample_tokens, vertex_uncertainty
 from mocap.mega.schedules import arccos, cosine, linear
 from mocap.mega.train import load_trained
@@ -20,6 +21,8 @@ __all__ = [
     "Mega",
     "MegaConfig",
     "MegaOutput",
+    "MegaPredictor",
+    "SamplingConfig",
     "arccos",
     "argmax_tokens",
     "cosine",
