@@ -178,6 +178,13 @@ class Sequence:
     def split(self) -> Split:
         return split_of(self.subject)
 
+    def pose_rotmat(self, body: AnnyBody | None = None) -> npt.NDArray[np.float32]:
+        """(T, 104, 3, 3) float32 full default-rig local rotations (undriven bones at rest), for AnnyBody.forward."""
+        body = body or AnnyBody("default")
+        pose = body.identity_pose(len(self))
+        pose[:, [body.joint_index(b) for b in self.bones]] = axis_angle_to_matrix(torch.from_numpy(self.pose_aa))
+        return pose.numpy()
+
     @classmethod
     def load(cls, path: Path) -> Sequence:
         with np.load(path) as f:
@@ -255,7 +262,7 @@ class MotionDataset:
             raise ConfigError(f"the motion dataset has no {split} frames; rebuild it with `mocap data build`")
         pose_aa = torch.from_numpy(frames[rng.integers(0, len(frames), n)])
         pose = self.body.identity_pose(n)
-        bones = self.sequences[0].bones
+        bones = self.sequences[0].bones  # every cached clip drives the same bones (DRIVEN_BONES)
         pose[:, [self.body.joint_index(b) for b in bones]] = axis_angle_to_matrix(pose_aa)
         return pose
 

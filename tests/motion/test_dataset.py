@@ -57,6 +57,8 @@ def test_sequences_and_report(dataset: MotionDataset) -> None:
     seq = train[0]
     assert seq.pose_aa.shape == (30, len(DRIVEN_BONES), 3) and seq.transl_m.shape == (30, 3) and seq.fps == 30.0
     assert seq.source == "mocap/cmu_bvh_cgspeed/131_01.bvh"
+    pose = seq.pose_rotmat()
+    assert pose.shape == (30, 104, 3, 3) and np.allclose(pose @ np.swapaxes(pose, -1, -2), np.eye(3), atol=1e-5)
     report = {row[0]: row[1:] for row in dataset.report()}
     assert set(report) == set(SPLITS)
     assert report["train"][:3] == (1, 1, 30) and report["train"][3] == pytest.approx(1.0 / 60)
