@@ -1,9 +1,9 @@
 """MEGA: masked generative modelling of mesh tokens, conditioned on landmarks (embedded) or images (official).
 
 Modules: ``model`` (Mega, MegaConfig), ``conditioning``, ``backbones``, ``transformer``, ``schedules``,
-``sampling`` (the one decoding loop), ``predictor`` (the pipeline stage Crops -> TokenPredictions), ``official`` (strict loading of the Zenodo 14974141 checkpoints),
-``train`` (losses, resumable Trainer), ``synthetic`` (landmark crops for training), ``data`` and ``recipe``
-(real-data training of the embedded model).
+``sampling`` (the one decoding loop), ``predictor`` (the pipeline stage Crops -> TokenPredictions),
+``official`` (strict loading of the Zenodo 14974141 checkpoints), ``train`` (losses, resumable Trainer),
+``synthetic`` (landmark crops for training), ``data`` and ``recipe`` (real-data training of the embedded model).
 """
 
 from __future__ import annotations
