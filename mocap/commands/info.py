@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mocap.io.store import open_store
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a zarr store", description="Summarise a mocap zarr store.")
@@ -15,5 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mocap.io.store import open_store
+
     print(open_store(args.store).summary())
     return 0

@@ -8,17 +8,14 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from tqdm import tqdm
-
-from mocap.detect.pose import DetectConfig
+from mocap.detect.config import DetectConfig
 from mocap.errors import ConfigError
-from mocap.io.sources import Source, open_source
-from mocap.io.store import StoreWriter
-from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
-from mocap.track.tracker import TrackConfig
-from mocap.types import Frame, FrameResult
+
+if TYPE_CHECKING:  # the heavy modules load when the command runs, not when `mocap --help` builds its parser
+    from mocap.io.sources import Source
+    from mocap.types import Frame
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +59,14 @@ class _Limited:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mocap.io.sources import open_source
+    from mocap.io.store import StoreWriter
+    from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
+    from mocap.track.tracker import TrackConfig
+    from mocap.types import FrameResult
+
     if args.max_people < 1:
         raise ConfigError(f"--max-people must be at least 1, got {args.max_people}")
     if not 0.0 <= args.min_confidence <= 1.0:
