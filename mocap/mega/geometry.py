@@ -24,3 +24,22 @@ def geodesic_angle(R_a: torch.Tensor, R_b: torch.Tensor) -> torch.Tensor:
     """Angle (...,) in radians of R_a^T R_b, for reporting rotation errors."""
     trace = (R_a.transpose(-1, -2) @ R_b).diagonal(dim1=-2, dim2=-1).sum(-1)
     return torch.acos(((trace - 1) / 2).clamp(-1.0, 1.0))
+
+
+def crop_camera_to_translation(
+    camera: torch.Tensor,
+    center_px: torch.Tensor,
+    size_px: torch.Tensor,
+    focal_px: torch.Tensor,
+    principal_px: torch.Tensor,
+) -> torch.Tensor:
+    """Weak-perspective crop camera -> camera-frame translation (B, 3) in metres of the (vertex-mean) body centre.
+
+    camera (B, 3) = (s, tx, ty); crop centre (B, 2) px and side (B,) px in the full image; focal (B,) px; principal
+    point (B, 2) px. Matching u = cx + s (X + tx) size / 2 with the pinhole u = u0 + f (X + T_x) / T_z at the body
+    centre gives T_z = 2 f / (s size) and T_xy = t + (c - u0) T_z / f (MEGA/HMR2 ``cam_crop_to_full``).
+    """
+    scale, shift = camera[:, 0], camera[:, 1:]  # (B,), (B, 2)
+    depth = 2.0 * focal_px / (scale * size_px).clamp_min(1e-9)  # (B,)
+    xy = shift + (center_px - principal_px) * (depth / focal_px)[:, None]  # (B, 2)
+    return torch.cat([xy, depth[:, None]], dim=1)
