@@ -10,7 +10,7 @@ from mocap.errors import ConfigError
 from mocap.view.config import Viewpoint
 from mocap.view.scene import ColorBy
 
-KEYS_HELP = "keys: space play/pause, left/right step, +/- speed, 1-9 toggle the 1st..9th track, q quit"
+KEYS_HELP = "keys: space play/pause, left/right step, +/- speed, 1-9 toggle the 1st..9th track, c/o view, q quit"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -3,8 +3,8 @@
 Two ways to drive the viewer:
 
 - interactive (a window): real time at the store's fps times ``speed``; keys space play/pause,
-  left/right step, +/- speed, 1-9 toggle the 1st..9th track of the store, q (or closing the
-  window) quits. ``follow`` keeps jumping to the newest committed frame.
+  left/right step, +/- speed, 1-9 toggle the 1st..9th track of the store, c/o capture-camera or
+  orbit view, q (or closing the window) quits. ``follow`` keeps jumping to the newest committed frame.
 - saving (``--save``, offscreen): every frame rendered once, in order, into a video or PNGs;
   ``follow`` keeps rendering frames as a writer commits them.
 
@@ -24,10 +24,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from mocap.view.config import Viewpoint
 from mocap.view.saver import FrameSaver
 from mocap.view.scene import FrameState
 from mocap.view.store_frames import StoreFrames
 from mocap.view.viewer import (
+    KEY_C,
     KEY_DIGITS,
     KEY_EQUAL,
     KEY_ESCAPE,
@@ -35,6 +37,7 @@ from mocap.view.viewer import (
     KEY_KP_SUBTRACT,
     KEY_LEFT,
     KEY_MINUS,
+    KEY_O,
     KEY_PLUS,
     KEY_Q,
     KEY_RIGHT,
@@ -239,6 +242,8 @@ def _bind_keys(viewer: Viewer, playback: Playback, frames: StoreFrames) -> None:
         viewer.on_key(key, functools.partial(_toggle_slot, playback, frames, slot))
     for key in (KEY_Q, KEY_ESCAPE):
         viewer.on_key(key, playback.quit)
+    viewer.on_key(KEY_C, lambda: viewer.set_viewpoint(viewpoint=Viewpoint.CAMERA))
+    viewer.on_key(KEY_O, lambda: viewer.set_viewpoint(viewpoint=Viewpoint.ORBIT))
 
 
 def _toggle_slot(playback: Playback, frames: StoreFrames, slot: int) -> None:

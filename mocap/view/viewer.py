@@ -36,7 +36,7 @@ from mocap.view.scene import (
 log = logging.getLogger(__name__)
 
 # GLFW key codes (what Open3D's key callbacks receive).
-KEY_SPACE, KEY_RIGHT, KEY_LEFT, KEY_Q, KEY_ESCAPE = 32, 262, 263, 81, 256
+KEY_SPACE, KEY_RIGHT, KEY_LEFT, KEY_Q, KEY_ESCAPE, KEY_C, KEY_O = 32, 262, 263, 81, 256, 67, 79
 KEY_PLUS, KEY_EQUAL, KEY_MINUS, KEY_KP_ADD, KEY_KP_SUBTRACT = 43, 61, 45, 334, 333
 KEY_DIGITS = tuple(range(49, 58))  # "1" .. "9"
 _GRID_RGB = (0.55, 0.55, 0.55)
@@ -92,9 +92,10 @@ class Viewer:
         self._destroyed = False
         self._view_set = False
         self.status = ""
-        if self.config.show_frustum and self.config.viewpoint is not Viewpoint.CAMERA:  # seen edge-on from itself
-            points, lines = frustum_lines(scene.intrinsics, scene.size_wh)
-            self._add(_line_set(points, lines, _FRUSTUM_RGB))
+        self._frustum = _line_set(*frustum_lines(scene.intrinsics, scene.size_wh), _FRUSTUM_RGB)
+        self._frustum_shown = False
+        self._target_m: npt.ArrayLike | None = None
+        self.viewpoint = self.config.viewpoint
         if self.config.show_grid:
             self.set_ground(GroundPlane(), (0.0, 0.0, 3.0))
 
@@ -172,26 +173,32 @@ class Viewer:
         buffer = np.asarray(self._vis.capture_screen_float_buffer(do_render=False))  # (H, W, 3) float in [0, 1]
         return (np.clip(buffer, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
-    def set_viewpoint(self, target_m: npt.ArrayLike | None = None) -> None:
-        """Put the virtual camera at the capture camera, or orbit around ``target_m`` (the people's centre)."""
+    def set_viewpoint(self, target_m: npt.ArrayLike | None = None, viewpoint: Viewpoint | None = None) -> None:
+        """Put the virtual camera at the capture camera, or orbit around ``target_m`` (the people's centre).
+
+        ``viewpoint`` switches between the two (keys c and o); by default the current one is kept.
+        """
+        self.viewpoint = viewpoint or self.viewpoint
+        self._target_m = self._target_m if target_m is None else target_m
+        self._view_set = True  # before _show_frustum: adding it must not reset the view
+        self._show_frustum(self.config.show_frustum and self.viewpoint is Viewpoint.ORBIT)  # edge-on from itself
         control = self._vis.get_view_control()
         params = control.convert_to_pinhole_camera_parameters()
         w, h = self.size_wh
         k = scale_intrinsics(self.scene.intrinsics, self._scale)
         # Open3D puts pixel centres at integer coordinates; ours (mocap.types) at +0.5.
         params.intrinsic = o3d.camera.PinholeCameraIntrinsic(w, h, k[0, 0], k[1, 1], k[0, 2] - 0.5, k[1, 2] - 0.5)
-        if self.config.viewpoint is Viewpoint.ORBIT:
-            target = np.asarray((0.0, 0.0, 3.0) if target_m is None else target_m, np.float64)
+        if self.viewpoint is Viewpoint.ORBIT:
+            target = np.asarray((0.0, 0.0, 3.0) if self._target_m is None else self._target_m, np.float64)
             distance = max(2.5, 0.9 * float(np.linalg.norm(target)))
             az, el = np.radians(self.config.orbit_azimuth_deg), np.radians(self.config.orbit_elevation_deg)
             params.extrinsic = orbit_extrinsic(target, az, el, distance)
         else:
             params.extrinsic = np.eye(4)  # the scene is in the capture camera's frame
         if not control.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True):
-            log.warning("Open3D refused the %s viewpoint; keeping its default view", self.config.viewpoint.value)
+            log.warning("Open3D refused the %s viewpoint; keeping its default view", self.viewpoint.value)
         control.set_constant_z_near(0.05)
         control.set_constant_z_far(200.0)
-        self._view_set = True
 
     def close(self) -> None:
         """Close the window (or offscreen context); safe to call twice."""
@@ -201,6 +208,13 @@ class Viewer:
         self._closed = True
 
     # -- private --
+
+    def _show_frustum(self, visible: bool) -> None:
+        if visible and not self._frustum_shown:
+            self._vis.add_geometry(self._frustum, reset_bounding_box=False)
+        elif not visible and self._frustum_shown:
+            self._vis.remove_geometry(self._frustum, reset_bounding_box=False)
+        self._frustum_shown = visible
 
     def _add(self, geometry: o3d.geometry.Geometry) -> None:
         # The first geometry sets Open3D's bounding box and view; keep the chosen viewpoint after that.

@@ -131,3 +131,24 @@ def test_ground_plane_of_the_store_is_under_the_feet(two_people_store: Path) -> 
 def test_default_intrinsics_render_like_the_stored_ones() -> None:
     k = default_intrinsics(SIZE_WH)  # f = 160 px, centre (80, 60): the fixture's own
     np.testing.assert_allclose(k, INTRINSICS)
+
+
+def test_switching_viewpoints_and_back_gives_the_same_picture(two_people_store: Path) -> None:
+    frames = StoreFrames(two_people_store)
+    viewer = Viewer(frames.static_scene(), ViewerConfig(max_size_px=160, visible=False))
+    try:
+        state = frames.state(0)
+        viewer.show(state)
+        through_camera = viewer.capture_rgb()
+        viewer.set_viewpoint([0.0, 0.6, 4.0], Viewpoint.ORBIT)  # key "o"
+        viewer.show(state)
+        from_orbit = viewer.capture_rgb()
+        assert viewer._frustum_shown
+        viewer.set_viewpoint(viewpoint=Viewpoint.CAMERA)  # key "c"
+        viewer.show(state)
+        back = viewer.capture_rgb()
+    finally:
+        viewer.close()
+    assert np.abs(through_camera.astype(int) - from_orbit).mean() > 5
+    np.testing.assert_array_equal(back, through_camera)
+    assert not viewer._frustum_shown
