@@ -74,6 +74,12 @@ def load_strict(
 ) -> None:
     """``model.load_state_dict(state, strict=True)`` with one ``CheckpointError`` naming every bad key."""
     expected = model.state_dict()  # non-persistent buffers (the sinusoidal code) are not in it
+    transient = {
+        f"{prefix}.{name}".lstrip(".")
+        for prefix, module in model.named_modules()
+        for name in module._non_persistent_buffers_set
+    }
+    state = {k: v for k, v in state.items() if k not in transient}  # a file that saved them anyway still fits
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     mismatched = sorted(

@@ -205,3 +205,11 @@ def test_hrnet_trunk_has_the_published_pose_hrnet_w48_size() -> None:
     downsample = sum(count(getattr(hrnet, f"downsample_stage_{i}")) for i in (1, 2, 3))
     assert (count(hrnet) - multiscale - downsample) / 1e6 == pytest.approx(63.6, abs=0.05)
     assert downsample / 1e6 == pytest.approx(0.56, abs=0.01)
+
+
+def test_saved_non_persistent_buffers_are_tolerated() -> None:
+    model = Mega(reduced("resnet"))
+    state = dict(model.state_dict())
+    state["decoder.pos_emb_cond.pe"] = torch.zeros(4, 32)  # what a persistent registration would have saved
+    load_strict(model, state)
+    assert model.decoder.pos_emb_cond.pe.abs().sum() > 0  # type: ignore[union-attr]
