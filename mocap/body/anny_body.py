@@ -221,7 +221,7 @@ class AnnyBody:
 
         ``init`` warm-starts the fit (e.g. the previous frame's result) and then keeps the
         phenotype fixed at ``init.phenotype`` (only the pose is refined), which is what a tracked
-        sequence wants. About 0.5-1 s per mesh on 2 CPU cores.
+        sequence wants. Slow: 8-11 s per mesh on 2 busy CPU cores (anny's iterative inverter).
         """
         from anny.anny_inverter import AnnyInverter
 
