@@ -167,12 +167,24 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int = 200) -> floa
 
 
 class Trainer:
-    """Trains (or resumes) one run; ``run()`` returns the held-out metrics."""
+    """Trains (or resumes) one run; ``run()`` returns the held-out metrics.
 
-    def __init__(self, config: TrainConfig, sampler: MeshSampler | None = None) -> None:
+    By default the Anny hierarchy and :data:`ANNY_NETWORK`; pass ``hierarchy``/``network`` (and a
+    ``sampler`` of matching meshes) to train a tokenizer for another mesh.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        sampler: MeshSampler | None = None,
+        hierarchy: MeshHierarchy | None = None,
+        network: MeshVQVAEConfig = ANNY_NETWORK,
+    ) -> None:
         self.config = config
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.sample = sampler or make_sampler(config.data)
+        self.hierarchy = hierarchy
+        self.network = dataclasses.replace(network, restart_dead_codes=config.restart_dead_codes)
         config.out.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -182,9 +194,8 @@ class Trainer:
     def _fresh(self) -> tuple[MeshVQVAE, np.random.Generator]:
         torch.manual_seed(self.config.seed)
         rng = np.random.default_rng(self.config.seed)
-        hierarchy = build_anny_hierarchy(self.sample, rng)
-        network = dataclasses.replace(ANNY_NETWORK, restart_dead_codes=self.config.restart_dead_codes)
-        return MeshVQVAE(hierarchy, network), rng
+        hierarchy = self.hierarchy or build_anny_hierarchy(self.sample, rng)
+        return MeshVQVAE(hierarchy, self.network), rng
 
     def run(self, resume: bool = False) -> dict[str, Any]:
         cfg = self.config
