@@ -25,6 +25,7 @@ import torch
 from mocap.errors import ConfigError
 from mocap.mega.data import MeshTokenSource, anny_landmarks, decoded_landmarks, motion_mesh_sampler
 from mocap.mega.model import Mega, MegaConfig
+from mocap.mega.synthetic import LandmarkSynthesis
 from mocap.mega.train import TrainConfig, Trainer, init_from_pretrained, load_trained
 
 log = logging.getLogger(__name__)
@@ -62,16 +63,18 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
     if last.exists() and not recipe.resume:
         raise ConfigError(f"{last} exists; pass --resume to continue it or choose a new --out")
     tokenizer = MeshVQVAE.load(recipe.tokenizer)
+    config = recipe.model_config()
     conditioned = recipe.stage == "conditioned"
     source = MeshTokenSource(
         motion_mesh_sampler("train"),
         tokenizer.encode,
         recipe.batch_size,
         landmarks=anny_landmarks() if conditioned else None,
+        synthesis=LandmarkSynthesis(with_world=config.cond_dim == 6),  # 6 = crop xy, visibility, world xyz
         seed=recipe.train.seed,
     )
     torch.manual_seed(recipe.train.seed)
-    model = Mega(recipe.model_config())
+    model = Mega(config)
     if recipe.init is not None and not last.exists():
         init_from_pretrained(model, load_trained(recipe.init).state_dict())
         log.info("stage 2 starts from %s", recipe.init)
