@@ -173,3 +173,18 @@ def test_unconditional_sampling_for_pretraining_models() -> None:
     model = Mega(replace(MegaConfig.tiny(), cond="none", cond_dim=0, cond_length=0)).eval()
     samples = model.sample(None, batch=2, num_samples=3, steps=4, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (2, 3, N)
+
+
+@pytest.mark.parametrize(
+    ("preset", "tokens", "channels"),
+    [("official_resnet", 49, 2048), ("official_hrnet", 49, 720), ("official_vit", 192, 1280)],
+)
+def test_full_size_backbones_give_the_reference_token_grids(preset: str, tokens: int, channels: int) -> None:
+    with torch.device("meta"):  # shapes only: no memory, no compute
+        model = Mega(getattr(MegaConfig, preset)())
+        config = model.config
+        assert config.backbone is not None and config.cond_length == tokens
+        condition = model.condition(torch.empty(3, 3, *config.backbone.image_size_hw))
+        rotation, camera = model.rotcam(condition.pooled)
+    assert condition.tokens.shape == (3, tokens, 1024) and condition.pooled.shape == (3, channels)
+    assert rotation.shape == (3, 6) and camera.shape == (3, 3)
