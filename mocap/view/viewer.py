@@ -190,7 +190,7 @@ class Viewer:
         params.intrinsic = o3d.camera.PinholeCameraIntrinsic(w, h, k[0, 0], k[1, 1], k[0, 2] - 0.5, k[1, 2] - 0.5)
         if self.viewpoint is Viewpoint.ORBIT:
             target = np.asarray((0.0, 0.0, 3.0) if self._target_m is None else self._target_m, np.float64)
-            distance = max(2.5, 0.9 * float(np.linalg.norm(target)))
+            distance = max(2.5, 0.9 * float(np.linalg.norm(target)))  # people large; the mouse zooms out
             az, el = np.radians(self.config.orbit_azimuth_deg), np.radians(self.config.orbit_elevation_deg)
             params.extrinsic = orbit_extrinsic(target, az, el, distance)
         else:
