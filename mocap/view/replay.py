@@ -134,7 +134,7 @@ class ReplayStats:
 
 def status_line(state: FrameState, fps: float, playback: Playback | None = None) -> str:
     """The text the legacy viewer cannot overlay: frame index, time, fps, people (and play state)."""
-    text = f"frame {state.frame_index}  {state.time_s:.2f} s  {fps:.1f} fps  people {len(state.meshes)}"
+    text = f"frame {state.frame_index}  {state.time_s:.2f} s  {fps:.1f} fps  people {state.num_people}"
     if playback is not None:
         text += f"  x{playback.speed:g}" + ("" if playback.playing else "  paused")
     return text + (f"\n{state.note}" if state.note else "")

@@ -70,12 +70,18 @@ class FrameState:
         time_s: presentation time, seconds.
         meshes: the people present, ascending track id.
         note: a line for the user when there is nothing to draw ("no tracks in this store", ...).
+        people: people tracked in the frame, with a mesh or not (None: as many as meshes).
     """
 
     frame_index: int
     time_s: float
     meshes: tuple[TrackMesh, ...] = ()
     note: str = ""
+    people: int | None = None
+
+    @property
+    def num_people(self) -> int:
+        return len(self.meshes) if self.people is None else self.people
 
     @property
     def track_ids(self) -> list[int]:
@@ -123,6 +129,7 @@ def frame_state(
     uncertainty_m: Mapping[int, npt.ArrayLike] | None = None,
     color_by: ColorBy = ColorBy.ID,
     note: str = "",
+    people: int | None = None,
 ) -> FrameState:
     """Build a frame's state from per-track arrays: track id -> (V, 3) vertices (and (V,) uncertainty).
 
@@ -141,7 +148,7 @@ def frame_state(
         else:
             colors = np.broadcast_to(track_color_rgb([track_id])[0], vertices.shape).copy()
         meshes.append(TrackMesh(int(track_id), np.nan_to_num(vertices), colors))
-    return FrameState(int(frame_index), float(time_s), tuple(meshes), note)
+    return FrameState(int(frame_index), float(time_s), tuple(meshes), note, people)
 
 
 # --- camera ---------------------------------------------------------------------------------

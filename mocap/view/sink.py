@@ -214,7 +214,13 @@ class _LiveView:
         self.viewer: Viewer | None = None
         self.saver: FrameSaver | None = None
         self.ground = _LiveGround()
-        self.shown, self.start = 0, time.perf_counter()
+        self.drawn_at: deque[float] = deque(maxlen=30)  # times of the last draws, for the shown fps
+
+    @property
+    def fps_drawn(self) -> float:
+        """Frames drawn per second over the last 30 (start-up excluded)."""
+        span = self.drawn_at[-1] - self.drawn_at[0] if len(self.drawn_at) > 1 else 0.0
+        return (len(self.drawn_at) - 1) / span if span > 0 else 0.0
 
     def draw(self, message: _Message) -> None:
         from mocap.view.replay import status_line
@@ -231,9 +237,10 @@ class _LiveView:
         if message.uncertainty_m is not None:
             uncertainty = dict(zip(message.track_ids, message.uncertainty_m, strict=True))
         note = "" if message.vertices_cam_m is not None else "no meshes in this run: showing the ground only"
-        state = frame_state(message.frame_index, message.time_s, vertices, uncertainty, self.color_by, note)
-        self.shown += 1
-        viewer.show(state, status_line(state, self.shown / max(1e-6, time.perf_counter() - self.start)))
+        people = len(message.track_ids)
+        state = frame_state(message.frame_index, message.time_s, vertices, uncertainty, self.color_by, note, people)
+        self.drawn_at.append(time.perf_counter())
+        viewer.show(state, status_line(state, self.fps_drawn))
         if self.saver is not None:
             self.saver.write(viewer.capture_rgb(), state.frame_index, viewer.status)
 

@@ -57,6 +57,7 @@ class StoreFrames:
         self._tracks: dict[int, _TrackRows] = {}
         self._frame_index = np.zeros((0,), np.int64)
         self._time_s = np.zeros((0,), np.float64)
+        self._num_people = np.zeros((0,), np.int16)
         self._faces: npt.NDArray[np.int64] | None = None
         self._load()
 
@@ -167,7 +168,8 @@ class StoreFrames:
             vertices[track_id] = track.read(VERTICES, row)
             if UNCERTAINTY in track.arrays:
                 uncertainty[track_id] = track.read(UNCERTAINTY, row)
-        return frame_state(frame_index, time_s, vertices, uncertainty, self.color_by, self.note)
+        people = None if self.has_meshes else int(self._num_people[position])  # tracked, but no meshes to draw
+        return frame_state(frame_index, time_s, vertices, uncertainty, self.color_by, self.note, people)
 
     @property
     def note(self) -> str:
@@ -184,6 +186,7 @@ class StoreFrames:
 
     def _load(self) -> None:
         self._frame_index, self._time_s = self.store.frame_index, self.store.time_s
+        self._num_people = self.store.num_people
         ids = [t for t in self.store.track_ids if self.only_tracks is None or t in self.only_tracks]
         root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")  # array shapes as of now
         last = self.store.last_frame_index

@@ -154,7 +154,7 @@ class Viewer:
                 np.asarray(geometry.vertex_colors)[:] = mesh.colors_rgb
                 geometry.compute_vertex_normals()
                 self._vis.update_geometry(geometry)
-        self.status = status or f"frame {state.frame_index}  people {len(state.meshes)}"
+        self.status = status or f"frame {state.frame_index}  people {state.num_people}"
         if state.note and state.note not in self.status:
             self.status += f"\n{state.note}"
         if not self._closed:

@@ -100,6 +100,7 @@ def test_store_without_meshes_shows_the_ground_and_says_so(tmp_path: Path) -> No
     store = make_store(tmp_path / "boxes.zarr", [{1: (0.0, 4.0)}] * 2, meshes=False)
     frames, shown = render(store, tmp_path / "out")
     assert shown == 2 and not frames.has_meshes and "no meshes" in frames.note
+    assert frames.state(0).num_people == 1 and frames.state(0).meshes == ()  # tracked, nothing to draw
     assert not coloured_columns(read_png(tmp_path / "out" / "frame_000001.png")).any()
 
 
