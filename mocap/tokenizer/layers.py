@@ -8,7 +8,8 @@ point at a zero row appended to the input).
 - conv branch: ``y[p] = sum_m sum_w c[p, m, w] * valid[p, m] * W_w @ x[nbr(p, m)] + bias`` with W
   shared basis kernels ``W_w`` (out_ch x in_ch) and per-(vertex, slot) coefficients ``c``.
   Computed factorised (first mix the neighbours per basis, then one matmul) so no per-vertex kernel
-  tensor of shape (P, M, out, in) is ever built: same maths, far less memory traffic on CPU.
+  tensor of shape (P, M, out, in) is ever built: same maths, far less memory traffic on CPU. In
+  eval mode the neighbour mixing is a cached sparse matrix (rebuilt when the weights change).
 - pool branch: ``y[p] = sum_m a[p, m] x[nbr(p, m)]`` with ``a = |p_neighbors| * valid``
   normalised per output vertex; the identity when ``in_pn == out_pn``.
 - output = ``conv * sqrt(1 - r) + pool * sqrt(r)``, then ELU unless it is the last layer.
@@ -20,6 +21,7 @@ Parameter names (``weights{l}``, ``bias{l}``, ``w_weights{l}``, ``p_neighbors{l}
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -102,7 +104,43 @@ def gather_neighbours(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return padded.index_select(0, ids.reshape(-1)).view(*ids.shape, b * c)
 
 
-def mesh_conv(x: torch.Tensor, ids: torch.Tensor, coefficients: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+def neighbour_operator(ids: torch.Tensor, values: torch.Tensor, in_pn: int) -> torch.Tensor:
+    """Sparse CSR (P*K, in_pn) matrix whose row ``p*K + k`` holds ``values[p, :, k]`` at ``ids[p]``.
+
+    ``operator @ x.view(in_pn, B*C)`` equals the dense neighbour mixing, (P, K, B*C) once reshaped;
+    padded slots are dropped. Built once per weight version in eval mode (sparse matmul is several
+    times faster than gather + batched matmul at inference).
+    """
+    p, m, k = values.shape
+    rows = (torch.arange(p, device=ids.device)[:, None, None] * k + torch.arange(k, device=ids.device)).expand(p, m, k)
+    cols = ids[:, :, None].expand(p, m, k)
+    keep = cols < in_pn
+    indices = torch.stack([rows[keep], cols[keep]])
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul we use is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_coo_tensor(indices, values[keep], (p * k, in_pn)).coalesce().to_sparse_csr()
+
+
+def mix_neighbours(
+    x: torch.Tensor, ids: torch.Tensor, values: torch.Tensor, operator: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(in_pn, B, C) features -> (P, K, B*C): ``sum_m values[p, m, k] * x[ids[p, m]]``.
+
+    ``operator`` (from :func:`neighbour_operator`) replaces the gather when given.
+    """
+    n, b, c = x.shape
+    if operator is not None:
+        return torch.sparse.mm(operator, x.reshape(n, b * c)).view(ids.shape[0], values.shape[2], b * c)
+    return torch.bmm(values.transpose(1, 2), gather_neighbours(x, ids))
+
+
+def mesh_conv(
+    x: torch.Tensor,
+    ids: torch.Tensor,
+    coefficients: torch.Tensor,
+    basis: torch.Tensor,
+    operator: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Spatially varying convolution, no bias, vertex-major.
 
     Args:
@@ -110,21 +148,24 @@ def mesh_conv(x: torch.Tensor, ids: torch.Tensor, coefficients: torch.Tensor, ba
         ids: (P, M) neighbour ids (padding = in_pn).
         coefficients: (P, M, W) per-slot basis coefficients, already zero on padded slots.
         basis: (W, out_ch, in_ch) shared basis kernels.
+        operator: optional precomputed :func:`neighbour_operator` of ``coefficients``.
     Returns:
         (P, B, out_ch).
     """
     b = x.shape[1]
     w, out_ch, in_ch = basis.shape
-    mixed = torch.bmm(coefficients.transpose(1, 2), gather_neighbours(x, ids))  # (P, W, B*in_ch)
+    mixed = mix_neighbours(x, ids, coefficients, operator)  # (P, W, B*in_ch)
     mixed = mixed.view(-1, w, b, in_ch).permute(0, 2, 1, 3).reshape(-1, w * in_ch)  # (P*B, W*in_ch)
     kernel = basis.permute(0, 2, 1).reshape(w * in_ch, out_ch)  # (W*in_ch, out_ch)
     return (mixed @ kernel).view(-1, b, out_ch)
 
 
-def mesh_pool(x: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def mesh_pool(
+    x: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor, operator: torch.Tensor | None = None
+) -> torch.Tensor:
     """Weighted neighbour average, vertex-major: (in_pn, B, C), (P, M) ids, (P, M) weights -> (P, B, C)."""
     b, c = x.shape[1:]
-    return torch.bmm(weights[:, None, :], gather_neighbours(x, ids)).view(-1, b, c)
+    return mix_neighbours(x, ids, weights[:, :, None], operator).view(-1, b, c)
 
 
 def pool_weights(p_neighbors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -159,6 +200,7 @@ class FullyConvAE(nn.Module):
             raise ValueError(f"{len(specs)} layer specs but {len(tables)} connection tables")
         self.specs = tuple(specs)
         self.n_encoder_layers = n_encoder_layers
+        # layer -> (weight versions, conv operator, pool operator): eval-mode sparse operators.
         self._cache: dict[int, tuple[tuple[int, ...], torch.Tensor | None, torch.Tensor | None]] = {}
         for layer, (spec, table) in enumerate(zip(specs, tables, strict=True)):
             if (table.in_pn, table.out_pn) != (spec.in_pn, spec.out_pn):
@@ -186,23 +228,32 @@ class FullyConvAE(nn.Module):
                 self.register_parameter(f"weight_res{layer}", nn.Parameter(weight_res))
 
     def _derived(self, layer: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(masked conv coefficients (P,M,W) or None, pool weights (P,M) or None) for a layer.
-
-        Cached in eval mode under no_grad; the key is the parameters' version counters and storage,
-        so an optimiser step or ``load_state_dict`` invalidates it.
-        """
+        """(masked conv coefficients (P,M,W) or None, pool weights (P,M) or None) for a layer."""
         valid = getattr(self, f"valid{layer}")
         w_weights, p_neighbors = self._param(f"w_weights{layer}"), self._param(f"p_neighbors{layer}")
-        params = [p for p in (w_weights, p_neighbors) if p is not None]
-        key = tuple(v for p in params for v in (p._version, p.data_ptr()))
-        use_cache = not self.training and not torch.is_grad_enabled()
-        if use_cache and layer in self._cache and self._cache[layer][0] == key:
-            return self._cache[layer][1:]
         coefficients = None if w_weights is None else w_weights * valid[:, :, None]
         weights = None if p_neighbors is None else pool_weights(p_neighbors, valid)
-        if use_cache:
-            self._cache[layer] = (key, coefficients, weights)
         return coefficients, weights
+
+    def _operators(self, layer: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Sparse (conv, pool) operators, only in eval mode under no_grad, else (None, None).
+
+        Cached; the key is the parameters' version counters and storage, so an optimiser step,
+        an in-place edit or ``load_state_dict`` rebuilds them.
+        """
+        if self.training or torch.is_grad_enabled():
+            return None, None
+        params = [self._param(f"w_weights{layer}"), self._param(f"p_neighbors{layer}")]
+        key = tuple(v for p in params if p is not None for v in (p._version, p.data_ptr()))
+        cached = self._cache.get(layer)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        ids, in_pn = getattr(self, f"ids{layer}"), self.specs[layer].in_pn
+        coefficients, weights = self._derived(layer)
+        conv = None if coefficients is None else neighbour_operator(ids, coefficients, in_pn)
+        pool = None if weights is None else neighbour_operator(ids, weights[:, :, None], in_pn)
+        self._cache[layer] = (key, conv, pool)
+        return conv, pool
 
     def _param(self, name: str) -> torch.Tensor | None:
         return self._parameters.get(name)
@@ -212,11 +263,12 @@ class FullyConvAE(nn.Module):
         spec = self.specs[layer]
         ids = getattr(self, f"ids{layer}")
         coefficients, weights = self._derived(layer)
+        conv_operator, pool_operator = self._operators(layer)
         out: torch.Tensor | None = None
         if spec.residual_rate < 1:
             assert coefficients is not None
             basis = getattr(self, f"weights{layer}").view(spec.weight_num, spec.out_ch, spec.in_ch)
-            conv = mesh_conv(x, ids, coefficients, basis) + getattr(self, f"bias{layer}")
+            conv = mesh_conv(x, ids, coefficients, basis, conv_operator) + getattr(self, f"bias{layer}")
             out = conv * math.sqrt(1 - spec.residual_rate)
         if spec.residual_rate > 0:
             res = x
@@ -224,7 +276,7 @@ class FullyConvAE(nn.Module):
             if weight_res is not None:
                 res = res @ weight_res.T  # (in_pn, B, out_ch)
             if weights is not None:
-                res = mesh_pool(res, ids, weights)
+                res = mesh_pool(res, ids, weights, pool_operator)
             res = res * math.sqrt(spec.residual_rate)
             out = res if out is None else out + res
         assert out is not None

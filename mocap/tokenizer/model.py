@@ -19,7 +19,7 @@ from torch import nn
 
 from mocap.errors import CheckpointError, ModelNotFoundError
 from mocap.tokenizer.hierarchy import FullResolutionMap, MeshHierarchy
-from mocap.tokenizer.layers import FullyConvAE, LayerSpec, parse_connection
+from mocap.tokenizer.layers import FullyConvAE, LayerSpec, neighbour_operator, parse_connection
 from mocap.tokenizer.quantizer import VectorQuantizerEMA
 
 CHECKPOINT_FORMAT = "mocap-mesh-vqvae-1"
@@ -112,6 +112,7 @@ class MeshVQVAE(nn.Module):
             self.config.epsilon,
             self.config.restart_dead_codes,
         )
+        self._up: torch.Tensor | None = None
         full = hierarchy.full
         if full is not None:
             self.register_buffer("full_subset", torch.from_numpy(full.subset), persistent=False)
@@ -137,8 +138,16 @@ class MeshVQVAE(nn.Module):
     def from_level0(self, level0: torch.Tensor) -> torch.Tensor:
         """(B, V0, 3) network output -> (B, V, 3) input-resolution mesh, vertex-mean centred."""
         if self.hierarchy.full is not None:
-            level0 = torch.einsum("bvkc,vk->bvc", level0[:, self.up_ids], self.up_weights)
+            b, v0, _ = level0.shape
+            flat = level0.transpose(0, 1).reshape(v0, b * 3)  # vertex-major (V0, B*3)
+            level0 = torch.sparse.mm(self._up_operator(), flat).view(-1, b, 3).transpose(0, 1)
         return level0 - level0.mean(dim=1, keepdim=True)
+
+    def _up_operator(self) -> torch.Tensor:
+        """Sparse (V_full, V0) upsampling matrix, built once per device."""
+        if self._up is None or self._up.device != self.up_ids.device:
+            self._up = neighbour_operator(self.up_ids, self.up_weights[:, :, None], self.hierarchy.level_sizes[0])
+        return self._up
 
     # -- tokenizer API ---------------------------------------------------------------------------
 
