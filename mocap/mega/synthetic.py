@@ -2,9 +2,10 @@
 
 Given the 33 BlazePose landmark positions of GT canonical meshes (B, 33, 3, metres, vertex-mean-centred; from a
 landmark regressor on the body model), ``synthesize_landmarks`` draws a body rotation and a weak-perspective crop
-camera, projects, then imitates MediaPipe: jitter, rare outliers, occluded landmarks and whole occluded body parts
-(low visibility, noisier guesses), truncation at the crop border (low visibility), and hip-centred world
-landmarks with depth noise. The result is a ``TrainingBatch`` with every target of the conditioned loss.
+camera, projects, then imitates MediaPipe: jitter, rare outliers; occluded landmarks, whole occluded body parts and
+the far side of the body hidden by itself (low visibility, noisier guesses); truncation at the crop border (low
+visibility); hip-centred world landmarks with depth noise. The result is a ``TrainingBatch`` with every target of
+the conditioned loss.
 
 Example:
     >>> batch = synthesize_landmarks(ids, landmarks_canonical_m, torch.Generator().manual_seed(0))  # doctest: +SKIP
@@ -50,6 +51,8 @@ class LandmarkSynthesis:
     outlier_std: float = 0.15
     occlusion_prob: float = 0.06  # per landmark
     part_occlusion_prob: float = 0.2  # per crop: one BODY_PARTS group hidden
+    self_occlusion_depth_m: float = 0.1  # landmarks this far behind the body centre (camera z) ...
+    self_occlusion_prob: float = 0.5  # ... are hidden by the body itself with this probability
     occluded_noise_std: float = 0.05  # MediaPipe still guesses hidden landmarks, worse
     world_noise_m: float = 0.03
     with_world: bool = True  # 6 features (x, y, vis, world xyz) or 3
@@ -97,6 +100,8 @@ def synthesize_landmarks(
         return torch.rand(*shape, generator=generator)
 
     occluded = rand(B, J) < config.occlusion_prob  # (B, J)
+    behind = points_cam[..., 2] > points_cam[..., 2].mean(dim=1, keepdim=True) + config.self_occlusion_depth_m
+    occluded |= behind & (rand(B, J) < config.self_occlusion_prob)
     part = torch.randint(len(BODY_PARTS), (B,), generator=generator)
     hides_part = rand(B) < config.part_occlusion_prob
     for index, members in enumerate(BODY_PARTS):

@@ -29,8 +29,8 @@ def test_shapes_and_targets_are_consistent() -> None:
 
 def test_clean_setting_reproduces_the_projection() -> None:
     clean = LandmarkSynthesis(
-        noise_std=0, outlier_prob=0, occlusion_prob=0, part_occlusion_prob=0, world_noise_m=0, shift_std=0,
-        fill=(0.8, 0.8),
+        noise_std=0, outlier_prob=0, occlusion_prob=0, part_occlusion_prob=0, self_occlusion_prob=0,
+        world_noise_m=0, shift_std=0, fill=(0.8, 0.8),
     )  # fmt: skip
     points = canonical_landmarks(4)
     batch = synthesize_landmarks(torch.zeros(4, 54, dtype=torch.long), points, torch.Generator().manual_seed(2), clean)
@@ -62,7 +62,9 @@ def test_occlusion_and_truncation_lower_visibility() -> None:
         LandmarkSynthesis(occlusion_prob=1.0),
     )
     assert hidden.cond is not None and (hidden.cond[..., 2] < 0.5).all()
-    zoomed = LandmarkSynthesis(fill=(2.0, 2.0), occlusion_prob=0, part_occlusion_prob=0, shift_std=0)
+    zoomed = LandmarkSynthesis(
+        fill=(2.0, 2.0), occlusion_prob=0, part_occlusion_prob=0, self_occlusion_prob=0, shift_std=0
+    )
     cut = synthesize_landmarks(torch.zeros(6, 54, dtype=torch.long), points, torch.Generator().manual_seed(4), zoomed)
     assert cut.cond is not None and cut.keypoints_crop is not None
     outside = (cut.keypoints_crop[..., :2].abs() > 1).any(-1)
@@ -70,7 +72,9 @@ def test_occlusion_and_truncation_lower_visibility() -> None:
 
 
 def test_part_occlusion_hides_whole_groups() -> None:
-    config = LandmarkSynthesis(part_occlusion_prob=1.0, occlusion_prob=0, fill=(0.5, 0.5), shift_std=0)
+    config = LandmarkSynthesis(
+        part_occlusion_prob=1.0, occlusion_prob=0, self_occlusion_prob=0, fill=(0.5, 0.5), shift_std=0
+    )
     batch = synthesize_landmarks(
         torch.zeros(32, 54, dtype=torch.long), canonical_landmarks(32), torch.Generator(), config
     )
@@ -93,3 +97,17 @@ def test_camera_projection_matches_keypoints() -> None:
     shift = xy[:, 0] / scale[:, None] - cam_points[:, 0, :2]
     camera = torch.cat([scale[:, None], shift], dim=1)
     assert torch.allclose(weak_perspective_project(cam_points, camera), xy, atol=1e-4)
+
+
+def test_the_far_side_of_the_body_is_self_occluded() -> None:
+    # A body seen from its side (yaw 90 deg): one shoulder is 0.4 m behind the other.
+    points = torch.zeros(1, 33, 3)
+    points[0, 11, 0], points[0, 12, 0] = 0.2, -0.2  # left / right shoulder along Anny's x
+    config = LandmarkSynthesis(
+        yaw_deg=0, pitch_deg=0, roll_deg=0, occlusion_prob=0, part_occlusion_prob=0, self_occlusion_prob=1.0,
+        canonical_to_camera=((0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (-1.0, 0.0, 0.0)),  # Anny +x -> camera -z
+    )  # fmt: skip
+    batch = synthesize_landmarks(torch.zeros(1, 54, dtype=torch.long), points, torch.Generator(), config)
+    assert batch.cond is not None
+    visibility = batch.cond[0, :, 2]
+    assert visibility[12] < 0.5 and visibility[11] >= 0.75  # the right shoulder is the far one
