@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mocap.errors import ConfigError
 from mocap.view.config import Viewpoint
-from mocap.view.scene import ColorBy
+from mocap.view.scene import UNCERTAINTY_MAX_M, ColorBy
 
 KEYS_HELP = "keys: space play/pause, left/right step, +/- speed, 1-9 toggle the 1st..9th track, c/o view, q quit"
 
@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         max_size_px=args.size, viewpoint=args.viewpoint, visible=args.save is None, title=f"mocap view {args.store}"
     )
     viewer = Viewer(frames.static_scene(), config)
-    saver = None if args.save is None else FrameSaver(args.save, frames.fps * args.speed, viewer.size_wh)
+    colorbar = UNCERTAINTY_MAX_M if args.color_by is ColorBy.UNCERTAINTY else None
+    saver = None if args.save is None else FrameSaver(args.save, frames.fps * args.speed, viewer.size_wh, colorbar)
     try:
         stats = replay(frames, viewer, ReplayConfig(follow=args.follow, speed=args.speed), saver)
     finally:

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from mocap.types import Frame, FrameResult
 from mocap.view.config import ViewerConfig
 from mocap.view.scene import (
+    UNCERTAINTY_MAX_M,
     ColorBy,
     GroundPlane,
     default_intrinsics,
@@ -252,7 +253,8 @@ class _LiveView:
 
             k = default_intrinsics(message.size_wh) if message.intrinsics is None else message.intrinsics
             self.viewer = Viewer(StaticScene(_faces_for(self.faces, message), k, message.size_wh), self.config)
-            self.saver = None if self.save is None else FrameSaver(self.save, self.fps, self.viewer.size_wh)
+            colorbar = UNCERTAINTY_MAX_M if self.color_by is ColorBy.UNCERTAINTY else None
+            self.saver = None if self.save is None else FrameSaver(self.save, self.fps, self.viewer.size_wh, colorbar)
         return self.viewer
 
     def close(self) -> None:

@@ -180,6 +180,8 @@ class StoreFrames:
             )
         if not self.has_meshes:
             return f"no meshes ({VERTICES}) in this store"
+        if self.color_by is ColorBy.UNCERTAINTY and not any(UNCERTAINTY in t.arrays for t in self._tracks.values()):
+            return f"no {UNCERTAINTY} in this store: meshes are grey"
         return ""
 
     # -- private --

@@ -73,3 +73,11 @@ def test_track_rows_read_chunk_by_chunk_up_to_the_commit_point(tmp_path: Path) -
         row = rows.row_of(frame)
         assert row is not None
         np.testing.assert_array_equal(rows.read("vertices_cam_m", row), vertices[row])
+
+
+def test_colouring_by_uncertainty_without_it_says_so(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path / "u.zarr") as writer:
+        vertices = person_mesh(0.0, 4.0)[0][None].astype(np.float16)
+        writer.write(FrameResult(0, 0.0, SIZE_WH, tracks_rows([1]), {"vertices_cam_m": vertices}))
+    assert "no vertex_uncertainty_m" in StoreFrames(tmp_path / "u.zarr", color_by=ColorBy.UNCERTAINTY).note
+    assert StoreFrames(tmp_path / "u.zarr").note == ""
