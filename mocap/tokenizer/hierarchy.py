@@ -127,19 +127,6 @@ class MeshHierarchy:
             faces = data["faces"] if "faces" in data.files else None
             return cls(tuple(int(n) for n in data["level_sizes"]), tables, full, faces)
 
-    @classmethod
-    def from_connection_folder(cls, folder: str | Path, level_sizes: Sequence[int]) -> MeshHierarchy:
-        """Read MeshConvolution ``_pool{i}.npy`` / ``_unpool{i}.npy`` files for the given level sizes."""
-        folder = Path(folder)
-        shell = cls(tuple(level_sizes), {})
-        tables = {}
-        for name in shell.layer_names:
-            path = folder / f"_{name}.npy"
-            if not path.is_file():
-                raise ModelNotFoundError(f"connection file {path} not found")
-            tables[name] = np.load(path)
-        return cls(tuple(level_sizes), tables)
-
 
 # ---------------------------------------------------------------------------------------------
 # Building a hierarchy from a triangle mesh.
