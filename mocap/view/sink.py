@@ -5,10 +5,8 @@ when the viewer lags, the frame waiting in the slot is replaced by the newest on
 viewer drops frames and the capture never waits. Closing the window sets :attr:`ViewerSink.closed`;
 the capture loop checks it and ends the run cleanly (the store is closed "complete").
 
-Wiring it into a capture::
-
-    sink = ViewerSink(faces=body.faces)
-    capture(source, pipeline, [store_sink, sink], on_frame=lambda r, s: stop_if(sink.closed))
+Wiring it into a capture: pass it with the other sinks, and after each frame stop the capture
+(ending it as "complete") once ``sink.closed`` is true: ``capture()`` needs a stop hook for that.
 
 Example:
     >>> sink = ViewerSink(config=ViewerConfig(visible=False), save=Path("live/"))  # doctest: +SKIP
