@@ -141,7 +141,7 @@ def frame_result(
     def per_person(array: FloatArray) -> npt.NDArray[np.float32]:
         return np.broadcast_to(np.asarray(array, np.float32), (count, *np.shape(array))).copy()
 
-    fields = {
+    fields: dict[str, np.ndarray] = {
         "vertices_cam_m": people.vertices_cam_m.astype(np.float16),
         "joints_cam_m": people.joints_cam_m.astype(np.float32),
         "landmarks_cam_m": people.landmarks_cam_m.astype(np.float32),

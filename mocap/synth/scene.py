@@ -208,8 +208,8 @@ def floor_mesh(backdrop: Backdrop) -> tuple[FloatArray, npt.NDArray[np.int32], F
     """
     n = int(round(backdrop.floor_size_m / backdrop.floor_tile_m))
     edges = (np.arange(n + 1) - n / 2) * backdrop.floor_tile_m
-    ix, iy = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    ix, iy = ix.ravel(), iy.ravel()  # (T,)
+    grid_x, grid_y = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ix, iy = grid_x.ravel(), grid_y.ravel()  # (T,) tile column and row
     x0, x1, y0, y1 = edges[ix], edges[ix + 1], edges[iy], edges[iy + 1]
     zeros = np.zeros_like(x0)
     corners = np.stack(

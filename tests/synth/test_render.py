@@ -122,3 +122,29 @@ def test_off_centre_principal_point_is_refused(renderer: Renderer, camera: tuple
     shifted[0, 2] += 10
     with pytest.raises(ConfigError, match="principal point"):
         renderer.render(box((0, 0, 1))[0][None], np.full((1, 8, 3), 0.5), shifted, R, t)
+
+
+def test_anny_vertices_fall_on_the_silhouette(anny_body) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from mocap.body.anny_body import neutral_phenotypes
+
+    pose = anny_body.identity_pose(1)
+    pose[0, anny_body.joint_index("upperarm01.L")] = torch.tensor([[1.0, 0, 0], [0, 0.6, -0.8], [0, 0.8, 0.6]])
+    with torch.no_grad():
+        vertices = anny_body.forward(pose, neutral_phenotypes(1), torch.tensor([[0.0, 0.0, 0.9]])).vertices_m.numpy()
+    K = intrinsics_from_fov(50.0, (640, 480))
+    R, t = look_at(np.array([[0.8, -3.5, 1.3]]), np.array([[0.0, 0.0, 0.9]]))
+    with Renderer((640, 480), anny_body.faces) as r:
+        frame = r.render(vertices.astype(np.float64), np.full_like(vertices, 0.7, np.float64), K, R[0], t[0])
+    px = project_points(vertices.astype(np.float64), K, R, t)[0]
+    silhouette = frame.silhouettes[0]
+    near = np.zeros_like(silhouette)  # the silhouette grown by one pixel: vertices on the outline may sit beside it
+    near[1:-1, 1:-1] = np.any(
+        [silhouette[1 + dy : 479 + dy, 1 + dx : 639 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0
+    )
+    cols, rows = np.floor(px).T.astype(int)
+    # Every vertex lies within a pixel of the silhouette; most lie on it (those on the outline or on
+    # sub-pixel fingers may miss the pixel centres that rasterisation samples).
+    assert near[rows, cols].all() and silhouette[rows, cols].mean() > 0.9
+    np.testing.assert_allclose(bbox(silhouette), projected_pixel_bbox(px), atol=1.0)
