@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -71,6 +72,17 @@ def make_store(
     if faces and meshes:
         write_faces(path)
     return path
+
+
+def read_png(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def coloured_columns(image: np.ndarray) -> np.ndarray:
+    """(W,) bool: columns holding saturated (mesh) pixels; the text box, grid and frustum are grey."""
+    rgb = image.astype(int)
+    saturated = rgb.max(axis=-1) - rgb.min(axis=-1) > 40
+    return saturated[20:].any(axis=0)  # skip the status text at the top
 
 
 @pytest.fixture

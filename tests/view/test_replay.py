@@ -11,10 +11,7 @@ import time
 from pathlib import Path
 
 import av
-import cv2
-import numpy as np
 import pytest
-from conftest import make_store
 
 from mocap.io.store import is_store
 from mocap.view.config import ViewerConfig
@@ -22,9 +19,10 @@ from mocap.view.replay import Playback, ReplayConfig, replay
 from mocap.view.saver import FrameSaver
 from mocap.view.store_frames import StoreFrames
 from mocap.view.viewer import Viewer
+from tests.view.conftest import coloured_columns, make_store, read_png
 
 CONFIG = ViewerConfig(max_size_px=160, visible=False)
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the writer imports tests.view.conftest
 
 
 def render(store: Path, out: Path, replay_config: ReplayConfig | None = None) -> tuple[StoreFrames, int]:
@@ -34,17 +32,6 @@ def render(store: Path, out: Path, replay_config: ReplayConfig | None = None) ->
         stats = replay(frames, viewer, replay_config or ReplayConfig(), saver)
     viewer.close()
     return frames, stats.frames_shown
-
-
-def read_png(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-
-
-def coloured_columns(image: np.ndarray) -> np.ndarray:
-    """(W,) bool: columns holding saturated (mesh) pixels; the text box, grid and frustum are grey."""
-    rgb = image.astype(int)
-    saturated = rgb.max(axis=-1) - rgb.min(axis=-1) > 40
-    return saturated[20:].any(axis=0)  # skip the status text at the top
 
 
 def test_playback_keys() -> None:
@@ -121,7 +108,7 @@ def test_save_a_video(two_people_store: Path, tmp_path: Path) -> None:
 WRITER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from conftest import frame_result, write_faces, INTRINSICS, SIZE_WH
+from tests.view.conftest import frame_result, write_faces, INTRINSICS, SIZE_WH
 from mocap.io.store import StoreWriter
 path, frames, stop_after = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 attrs = {"fps": 30.0, "intrinsics": INTRINSICS, "source": {"kind": "synthetic", "size_wh": list(SIZE_WH)}}
@@ -138,7 +125,7 @@ writer.close()
 
 
 def start_writer(path: Path, frames: int, stop_after: int = -1) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(HERE), str(path), str(frames), str(stop_after)])
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(ROOT), str(path), str(frames), str(stop_after)])
     deadline = time.monotonic() + 60
     while not is_store(path):  # the viewer opens the store once the writer has created it
         assert process.poll() is None and time.monotonic() < deadline, "the writer process failed to start"

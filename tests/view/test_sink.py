@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import INTRINSICS, SIZE_WH, frame_result, person_mesh
-from test_replay import coloured_columns, read_png
 
 from mocap.types import Frame
 from mocap.view.config import ViewerConfig
 from mocap.view.sink import ViewerSink
+from tests.view.conftest import INTRINSICS, SIZE_WH, coloured_columns, frame_result, person_mesh, read_png
 
 CONFIG = ViewerConfig(max_size_px=160, visible=False)
 pytestmark = pytest.mark.slow  # each test starts a viewer process (~3 s)

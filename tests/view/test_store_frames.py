@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from conftest import INTRINSICS, SIZE_WH, frame_result, make_store, person_mesh, tracks_rows
 from zarr.storage import LocalStore
 
 from mocap.errors import StoreError
@@ -15,6 +14,7 @@ from mocap.io.store import StoreWriter
 from mocap.types import FrameResult
 from mocap.view.scene import ColorBy, uncertainty_color_rgb
 from mocap.view.store_frames import ANNY_NUM_VERTICES, StoreFrames, _TrackRows
+from tests.view.conftest import INTRINSICS, SIZE_WH, frame_result, make_store, person_mesh, tracks_rows
 
 
 def test_attrs_of_a_full_store(two_people_store: Path) -> None:

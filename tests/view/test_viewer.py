@@ -7,12 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import INTRINSICS, SIZE_WH, person_mesh
 
 from mocap.view.config import ViewerConfig, Viewpoint
 from mocap.view.scene import ColorBy, FrameState, default_intrinsics, frame_state, track_color_rgb
 from mocap.view.store_frames import StoreFrames
 from mocap.view.viewer import StaticScene, Viewer, render_size_wh
+from tests.view.conftest import INTRINSICS, SIZE_WH, person_mesh
 
 BARE = ViewerConfig(max_size_px=320, visible=False, show_grid=False, show_frustum=False)
 PEOPLE = {1: (-0.6, 4.0), 2: (0.6, 4.0)}
