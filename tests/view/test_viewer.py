@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mocap.view.config import ViewerConfig, Viewpoint
-from mocap.view.scene import ColorBy, FrameState, default_intrinsics, frame_state, track_color_rgb
+from mocap.view.scene import ColorBy, FrameState, frame_state, track_color_rgb
 from mocap.view.store_frames import StoreFrames
 from mocap.view.viewer import StaticScene, Viewer, render_size_wh
 from tests.view.conftest import INTRINSICS, SIZE_WH, person_mesh
@@ -126,11 +126,6 @@ def test_ground_plane_of_the_store_is_under_the_feet(two_people_store: Path) -> 
     assert plane.normal_up == (0.0, -1.0, 0.0)
     assert plane.offset_m == pytest.approx(-1.5, abs=1e-2)  # conftest puts the floor 1.5 m below the camera
     np.testing.assert_allclose(centre, [0.0, 0.65, 4.0], atol=0.05)
-
-
-def test_default_intrinsics_render_like_the_stored_ones() -> None:
-    k = default_intrinsics(SIZE_WH)  # f = 160 px, centre (80, 60): the fixture's own
-    np.testing.assert_allclose(k, INTRINSICS)
 
 
 def test_switching_viewpoints_and_back_gives_the_same_picture(two_people_store: Path) -> None:
