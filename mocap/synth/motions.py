@@ -61,7 +61,7 @@ def _performance(sequence: Sequence, num_frames: int, start: int) -> Performance
     window = slice(start, start + num_frames)
     return Performance(
         name=motion_name(sequence),
-        pose_rotmat=sequence.pose_rotmat()[window],
+        pose_rotmat=np.asarray(sequence.pose_rotmat()[window], np.float64),
         transl_m=np.asarray(sequence.transl_m[window], np.float64),
         licence=CMU_LICENCE if sequence.subject.startswith("cmu") else f"see {sequence.source}",
     )
@@ -83,12 +83,12 @@ def held_out_performances(config: SynthConfig, names: tuple[str, ...] = ()) -> l
     if any(abs(s.fps - config.fps) > 1e-3 for s in sequences.values()):
         raise ConfigError(f"the motion dataset is sampled at 30 fps: use --fps 30 (got {config.fps})")
     if names:
-        chosen = [parse_motion(n, config.fps) for n in names]
-        if unknown := [n for n, _ in chosen if n not in sequences]:
+        named = [parse_motion(n, config.fps) for n in names]
+        if unknown := [n for n, _ in named if n not in sequences]:
             raise ConfigError(f"unknown held-out motions {unknown}: `mocap synth --list-motions` lists them")
-        if short := [f"{n}@{s / config.fps:g}" for n, s in chosen if len(sequences[n]) < s + frames]:
+        if short := [f"{n}@{s / config.fps:g}" for n, s in named if len(sequences[n]) < s + frames]:
             raise ConfigError(f"motions {short} end before {config.seconds} s: ask for fewer --seconds")
-        return [_performance(sequences[n], frames, start) for n, start in chosen]
+        return [_performance(sequences[n], frames, start) for n, start in named]
     long_enough = sorted(n for n, s in sequences.items() if len(s) >= frames)
     if len(long_enough) < config.people:
         raise ConfigError(f"fewer than {config.people} held-out motions last {config.seconds} s: ask for less")
