@@ -24,6 +24,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from mocap.view.config import Viewpoint
 from mocap.view.saver import FrameSaver
 from mocap.view.scene import FrameState
@@ -53,7 +56,11 @@ _GROUND_EVERY_FRAMES = 30  # follow mode: re-estimate the ground after this many
 
 @dataclass
 class Playback:
-    """Where a replay stands: position (a float frame position in store order), play state, speed, hidden tracks."""
+    """Where a replay stands: the frame shown (its position in store order), play state, speed, hidden tracks.
+
+    Playing follows the frames' own times (``time_s``), so a live store with dropped frames plays
+    in real time too.
+    """
 
     num_frames: int
     playing: bool = True
@@ -61,6 +68,7 @@ class Playback:
     position: float = 0.0
     hidden: set[int] = field(default_factory=set)
     quit_requested: bool = False
+    clock_s: float | None = None  # the source time being shown; None after a jump (then the frame's own time)
 
     @property
     def index(self) -> int:
@@ -73,13 +81,18 @@ class Playback:
 
     def toggle_play(self) -> None:
         if not self.playing and self.at_end:
-            self.position = 0.0  # play again from the start
+            self.jump(0)  # play again from the start
         self.playing = not self.playing
 
     def step(self, delta: int) -> None:
         """Pause and move ``delta`` frames (clamped to the store)."""
         self.playing = False
-        self.position = float(max(0, min(self.index + delta, self.num_frames - 1)))
+        self.jump(self.index + delta)
+
+    def jump(self, position: int) -> None:
+        """Show the frame at ``position`` (clamped to the store)."""
+        self.position = float(max(0, min(position, self.num_frames - 1)))
+        self.clock_s = None
 
     def faster(self) -> None:
         self.speed = min(MAX_SPEED, self.speed * 2)
@@ -93,10 +106,18 @@ class Playback:
     def quit(self) -> None:
         self.quit_requested = True
 
-    def advance(self, frames: float) -> int:
-        """Move on ``frames`` source frames (times the speed) when playing; pauses on the last frame."""
-        if self.playing:
-            self.position = min(self.position + frames * self.speed, float(max(0, self.num_frames - 1)))
+    def advance(self, seconds: float, time_s: npt.NDArray[np.float64]) -> int:
+        """Let ``seconds`` of wall time pass (times the speed) when playing; pauses on the last frame.
+
+        Args:
+            seconds: wall time since the last call.
+            time_s: (num_frames,) the frames' presentation times, ascending.
+        """
+        if self.playing and self.num_frames:
+            start = float(time_s[self.index]) if self.clock_s is None else self.clock_s
+            self.clock_s = start + seconds * self.speed
+            reached = int(np.searchsorted(time_s[: self.num_frames], self.clock_s, side="right")) - 1
+            self.position = float(max(self.index, min(reached, self.num_frames - 1)))
             if self.at_end:
                 self.playing = False
         return self.index
@@ -264,8 +285,8 @@ def _interactive(frames: StoreFrames, viewer: Viewer, config: ReplayConfig, play
             if follower.poll():
                 playback.num_frames = frames.num_frames
                 if at_live_edge:  # keep showing the newest frame (unless the user stepped back)
-                    playback.position = float(frames.num_frames - 1)
-        index = playback.advance((now - last_tick) * frames.fps)
+                    playback.jump(frames.num_frames - 1)
+        index = playback.advance(now - last_tick, frames.time_s)
         last_tick = now
         key = (index, frozenset(playback.hidden), frames.num_frames)
         if frames.num_frames and key != shown:

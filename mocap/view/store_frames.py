@@ -76,6 +76,11 @@ class StoreFrames:
         return sorted(self._tracks)
 
     @property
+    def time_s(self) -> npt.NDArray[np.float64]:
+        """(num_frames,) presentation times of the frames, seconds."""
+        return self._time_s
+
+    @property
     def fps(self) -> float:
         """Frames per second of the source: the attrs' fps, else from the frame times, else 30."""
         fps = self.store.attrs.get("fps")

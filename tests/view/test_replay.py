@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from mocap.io.store import is_store
@@ -35,18 +36,19 @@ def render(store: Path, out: Path, replay_config: ReplayConfig | None = None) ->
 
 
 def test_playback_keys() -> None:
+    time_s = np.arange(10) / 10.0  # 10 fps
     playback = Playback(num_frames=10)
-    assert playback.advance(2.5) == 2
+    assert playback.advance(0.25, time_s) == 2
     playback.faster()
-    assert playback.advance(1.0) == 4  # at double speed
+    assert playback.advance(0.1, time_s) == 4  # at double speed: 0.45 s
     playback.step(-1)
     assert not playback.playing and playback.index == 3
-    assert playback.advance(5) == 3  # paused
+    assert playback.advance(5, time_s) == 3  # paused
     playback.step(+100)
     assert playback.index == 9
     playback.toggle_play()  # play again from the start
     assert playback.playing and playback.index == 0
-    assert playback.advance(50) == 9 and not playback.playing  # stops on the last frame
+    assert playback.advance(50, time_s) == 9 and not playback.playing  # stops on the last frame
     for _ in range(10):
         playback.slower()
     assert playback.speed == 1 / 16
@@ -54,6 +56,12 @@ def test_playback_keys() -> None:
     playback.toggle_track(3)
     playback.toggle_track(2)
     assert playback.hidden == {3}
+
+
+def test_playback_follows_the_frame_times_across_dropped_frames() -> None:
+    time_s = np.array([0.0, 0.1, 0.2, 1.0, 1.1])  # a live capture that lost 0.8 s after frame 2
+    playback = Playback(num_frames=5)
+    assert [playback.advance(0.3, time_s) for _ in range(4)] == [2, 2, 2, 4]  # real time, not frame count
 
 
 def test_gaps_and_a_track_that_ends(tmp_path: Path) -> None:
