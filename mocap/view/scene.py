@@ -212,7 +212,7 @@ def lowest_vertices(vertices_m: npt.NDArray[np.floating], up: npt.ArrayLike) -> 
     return v[np.arange(len(v)), np.argmin(height, axis=1)]
 
 
-def estimate_ground(foot_points_m: npt.NDArray[np.floating], iterations: int = 3) -> GroundPlane:
+def estimate_ground(foot_points_m: npt.NDArray[np.floating]) -> GroundPlane:
     """Fit the ground under the people from (P, 3) per-mesh lowest points, camera frame.
 
     A plane is fitted (least squares, SVD) when the points span an area (people walking about, or
