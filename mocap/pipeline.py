@@ -18,12 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+import torch
+
+from mocap.body.landmarks import regress_landmarks
 from mocap.detect.pose import DetectConfig, PoseDetector
 from mocap.draw.overlay import draw_status, draw_tracks
 from mocap.errors import NoPersonError
 from mocap.io.sources import Source
 from mocap.io.store import StoreWriter
 from mocap.io.video_writer import VideoWriter
+from mocap.mesh.crop import default_intrinsics
+from mocap.mesh.policy import PolicyConfig
+from mocap.mesh.stage import MeshEstimator
+from mocap.smooth.kalman import SmoothConfig
+from mocap.smooth.online import OnlineSmoother
 from mocap.track.tracker import TrackConfig, Tracker
 from mocap.types import Frame, FrameResult, TrackState
 
@@ -36,6 +45,10 @@ class RunConfig:
 
     detect: DetectConfig = field(default_factory=DetectConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
+    mesh: bool = True  # run MEGA per tracked person (off: landmarks and tracks only)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    smooth: SmoothConfig = field(default_factory=SmoothConfig)
+    focal_px: float | None = None  # when the camera is unknown: f = max(W, H)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -50,23 +63,45 @@ class Sink(Protocol):
 
 
 class Pipeline:
-    """Detect and track people frame by frame."""
+    """Detect and track people frame by frame; with a mesh estimator, add each person's mesh."""
 
-    def __init__(self, config: RunConfig, *, first_track_id: int = 1) -> None:
+    def __init__(self, config: RunConfig, *, first_track_id: int = 1, mesh: MeshEstimator | None = None) -> None:
         self.config = config
         self.detector = PoseDetector(config.detect)
         self.tracker = Tracker(config.track, first_track_id=first_track_id)
+        self.mesh = mesh
+        self.smoother = OnlineSmoother(config.smooth)
         self._last_index: int | None = None
+
+    def intrinsics(self, frame: Frame) -> np.ndarray:
+        """The frame's pinhole matrix (3, 3): its own, else from ``focal_px``, else f = max(W, H)."""
+        if frame.intrinsics is not None:
+            return frame.intrinsics
+        k = default_intrinsics(frame.size_wh)
+        if self.config.focal_px:
+            k[0, 0] = k[1, 1] = self.config.focal_px
+        return k
 
     def process(self, frame: Frame) -> FrameResult:
         """Detect and track the people in ``frame``; the result holds the confirmed, matched tracks."""
+        started = time.perf_counter()
         # A live source drops frames: let the tracker predict across the gap.
         gap = 1 if self._last_index is None else max(1, frame.index - self._last_index)
         self._last_index = frame.index
         detections = self.detector.detect(frame)
         tracks = self.tracker.update(detections, frame_gap=gap)
         written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
-        return FrameResult(frame_index=frame.index, time_s=frame.time_s, size_wh=frame.size_wh, tracks=written)
+        fields: dict[str, np.ndarray] = {}
+        if self.mesh is not None and len(written):
+            estimate = self.mesh.estimate(written, self.intrinsics(frame), started_s=started)
+            fields = estimate.track_fields()
+            meshes = estimate.meshes
+            smoothed = self.smoother.update(
+                meshes.track_id, meshes.vertices_cam_m, meshes.vertex_uncertainty_m, frame.time_s
+            )
+            fields["vertices_smoothed_cam_m"] = smoothed.astype(np.float16)
+            fields["joints_smoothed_cam_m"] = regress_landmarks(torch.from_numpy(smoothed)).numpy()
+        return FrameResult(frame.index, frame.time_s, frame.size_wh, written, fields)
 
     def close(self) -> None:
         self.detector.close()
@@ -160,12 +195,14 @@ def capture(
     sinks: Iterable[Sink],
     *,
     on_frame: Callable[[FrameResult, CaptureStats], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     require_person: bool = True,
 ) -> CaptureStats:
     """Run ``pipeline`` over every frame of ``source`` into ``sinks``.
 
     Sinks are closed in every case: with status "complete" when the source ended
-    (or a live source was stopped with Ctrl-C), "interrupted" on any error, so a
+    (or a live source was stopped with Ctrl-C, or ``should_stop()`` said so after a
+    frame, e.g. the viewer window was closed), "interrupted" on any error, so a
     store keeps every frame that was processed and can be resumed.
 
     Raises:
@@ -191,6 +228,9 @@ def capture(
             stats.seconds = time.perf_counter() - start
             if on_frame is not None:
                 on_frame(result, stats)
+            if should_stop is not None and should_stop():
+                log.info("capture stopped after %d frames (viewer closed)", stats.frames)
+                break
         status = "complete"
     except KeyboardInterrupt:
         if not source.is_live:

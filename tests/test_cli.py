@@ -16,7 +16,10 @@ from tests.conftest import astronaut_frames, write_clip
 
 def test_run_tracks_a_person_into_a_store_with_overlay(person_clip: Path, tmp_path: Path) -> None:
     store_path, overlay = tmp_path / "run.zarr", tmp_path / "overlay.mp4"
-    assert main(["run", str(person_clip), "-o", str(store_path), "--overlay", str(overlay), "--no-progress"]) == 0
+    assert (
+        main(["run", str(person_clip), "-o", str(store_path), "--overlay", str(overlay), "--no-progress", "--no-mesh"])
+        == 0
+    )
 
     store = open_store(store_path)
     assert store.attrs["status"] == "complete"
@@ -38,7 +41,7 @@ def test_run_tracks_a_person_into_a_store_with_overlay(person_clip: Path, tmp_pa
 
 def test_info_summarises_the_store(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store_path = tmp_path / "run.zarr"
-    main(["run", str(person_clip), "-o", str(store_path), "--no-progress"])
+    main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh"])
     capsys.readouterr()
     assert main(["info", str(store_path)]) == 0
     out = capsys.readouterr().out
@@ -49,16 +52,31 @@ def test_existing_store_needs_resume_or_overwrite(
     person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store_path = tmp_path / "run.zarr"
-    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--max-frames", "5"]) == 0
-    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress"]) == 3
+    assert (
+        main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh", "--max-frames", "5"]) == 0
+    )
+    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh"]) == 3
     assert "--resume" in capsys.readouterr().err
     assert open_store(store_path).num_frames == 5, "a refused run must not touch the store"
     # Resume continues after the last stored frame.
-    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--resume"]) == 0
+    assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh", "--resume"]) == 0
     store = open_store(store_path)
     assert store.num_frames == 24 and store.frame_index.tolist() == list(range(24))
     assert (
-        main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--overwrite", "--max-frames", "3"]) == 0
+        main(
+            [
+                "run",
+                str(person_clip),
+                "-o",
+                str(store_path),
+                "--no-progress",
+                "--no-mesh",
+                "--overwrite",
+                "--max-frames",
+                "3",
+            ]
+        )
+        == 0
     )
     assert open_store(store_path).num_frames == 3
 
@@ -73,14 +91,16 @@ def test_existing_store_needs_resume_or_overwrite(
 def test_bad_sources_exit_with_a_clear_message(
     make_source, code: int, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["run", str(make_source(tmp_path)), "-o", str(tmp_path / "o.zarr"), "--no-progress"]) == code
+    assert (
+        main(["run", str(make_source(tmp_path)), "-o", str(tmp_path / "o.zarr"), "--no-progress", "--no-mesh"]) == code
+    )
     err = capsys.readouterr().err
     assert words in err.lower() and err.count("\n") == 1
 
 
 def test_nobody_in_the_clip(empty_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store_path = tmp_path / "o.zarr"
-    assert main(["run", str(empty_clip), "-o", str(store_path), "--no-progress"]) == 6
+    assert main(["run", str(empty_clip), "-o", str(store_path), "--no-progress", "--no-mesh"]) == 6
     assert "nobody" in capsys.readouterr().err
     assert open_store(store_path).num_frames == 10, "the frames table is still written"
 
@@ -94,7 +114,7 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path: Path, caps
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) * 2 // 3])
     store_path = tmp_path / "o.zarr"
-    assert main(["run", str(cut), "-o", str(store_path), "--no-progress"]) == 2
+    assert main(["run", str(cut), "-o", str(store_path), "--no-progress", "--no-mesh"]) == 2
     assert "truncat" in capsys.readouterr().err.lower()
     store = open_store(store_path)
     assert 10 < store.num_frames < 48 and store.attrs["status"] == "interrupted"
@@ -104,7 +124,7 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path: Path, caps
 def test_unreadable_mp4_leaves_no_store(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(person_clip.read_bytes()[:5000])
-    assert main(["run", str(cut), "-o", str(tmp_path / "o.zarr"), "--no-progress"]) == 2
+    assert main(["run", str(cut), "-o", str(tmp_path / "o.zarr"), "--no-progress", "--no-mesh"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert not (tmp_path / "o.zarr").exists()
 
@@ -112,7 +132,7 @@ def test_unreadable_mp4_leaves_no_store(person_clip: Path, tmp_path: Path, capsy
 def test_unwritable_output(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["run", str(person_clip), "-o", str(blocker / "run.zarr"), "--no-progress"]) == 3
+    assert main(["run", str(person_clip), "-o", str(blocker / "run.zarr"), "--no-progress", "--no-mesh"]) == 3
     assert "writable" in capsys.readouterr().err
 
 
@@ -122,3 +142,13 @@ def test_console_script_help() -> None:
 
     out = subprocess.run(["mocap", "--help"], capture_output=True, text=True, check=True).stdout
     assert "run" in out and "info" in out
+
+
+def test_missing_model_files_name_the_fix(
+    person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOCAP_MODELS_DIR", str(tmp_path / "no-models"))
+    assert main(["run", str(person_clip), "-o", str(tmp_path / "o.zarr"), "--no-progress"]) == 4
+    err = capsys.readouterr().err
+    assert "MOCAP_MODELS_DIR" in err and "mocap train" in err
+    assert not (tmp_path / "o.zarr").exists(), "nothing is written before the models load"

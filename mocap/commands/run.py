@@ -7,11 +7,13 @@ import itertools
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from mocap.detect.config import DetectConfig
 from mocap.errors import ConfigError
+from mocap.mesh.policy import PolicyConfig
 
 if TYPE_CHECKING:  # the heavy modules load when the command runs, not when `mocap --help` builds its parser
     from mocap.io.sources import Source
@@ -37,6 +39,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=DetectConfig.min_detection_confidence,
         help="MediaPipe detection confidence threshold in [0, 1]",
     )
+    p.add_argument("--no-mesh", action="store_true", help="landmarks and tracks only: skip the mesh model")
+    p.add_argument(
+        "--mode",
+        choices=("live", "offline", "quality"),
+        help="live: sample only within each frame's time budget; offline: sample uncertain crops and smooth "
+        "forward-backward at the end; quality: always sample (default: live for a webcam, offline otherwise)",
+    )
+    p.add_argument("--samples", type=int, default=PolicyConfig.num_samples, help="MEGA samples per sampled crop (K)")
+    p.add_argument("--focal", type=float, help="focal length in pixels when the camera is unknown (default max(W, H))")
+    p.add_argument("--view", action="store_true", help="show the capture live in the 3D viewer")
     p.add_argument("--max-frames", type=int, help="stop after this many frames (default: the whole source)")
     p.add_argument("--fps", type=float, help="frame rate of an image folder (default 30)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -63,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
     from mocap.io.sources import open_source
     from mocap.io.store import StoreWriter
+    from mocap.mesh.models import MeshModels, model_ids
+    from mocap.mesh.stage import MeshEstimator
     from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
+    from mocap.smooth.offline import smooth_store
     from mocap.track.tracker import TrackConfig
     from mocap.types import FrameResult
 
@@ -71,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-people must be at least 1, got {args.max_people}")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise ConfigError(f"--min-confidence must be in [0, 1], got {args.min_confidence}")
+    if args.samples < 0:
+        raise ConfigError(f"--samples must be >= 0, got {args.samples}")
+    live_source = str(args.source).startswith("webcam:")
+    policy = PolicyConfig(mode=args.mode or ("live" if live_source else "offline"), num_samples=args.samples)
     config = RunConfig(
         detect=DetectConfig(
             max_people=args.max_people,
@@ -78,12 +97,18 @@ def run(args: argparse.Namespace) -> int:
             min_presence_confidence=args.min_confidence,
         ),
         track=TrackConfig(),
+        mesh=not args.no_mesh,
+        policy=policy,
+        focal_px=args.focal,
     )
+    # Models load before anything is written: a missing model file costs nothing.
+    estimator = None if args.no_mesh else MeshEstimator(MeshModels.load_default(), policy)
     mode: Literal["create", "overwrite", "resume"] = (
         "resume" if args.resume else "overwrite" if args.overwrite else "create"
     )
     # The store is opened first: a wrong output path fails before any decoding work.
-    writer = StoreWriter(args.output, mode=mode, attrs={"config": config.to_dict()})
+    attrs = {"config": config.to_dict(), "models": model_ids() if estimator else None}
+    writer = StoreWriter(args.output, mode=mode, attrs=attrs)
     try:
         source = open_source(args.source, start_frame=writer.resume_from, fps=args.fps)
     except BaseException:
@@ -93,10 +118,20 @@ def run(args: argparse.Namespace) -> int:
         raise
     with source:
         writer.set_source(source)
-        pipeline = Pipeline(config, first_track_id=writer.next_track_id)
+        if policy.mode == "live":
+            policy = replace(policy, frame_budget_s=1.0 / source.fps)
+            if estimator is not None:
+                estimator.policy = policy
+        pipeline = Pipeline(config, first_track_id=writer.next_track_id, mesh=estimator)
         sinks: list[Sink] = [StoreSink(writer)]
         if args.overlay is not None:
             sinks.append(OverlaySink(args.overlay, source.fps, source.size_wh))
+        viewer = None
+        if args.view:
+            from mocap.view.sink import ViewerSink
+
+            viewer = ViewerSink(fps=source.fps)
+            sinks.append(viewer)
         total = source.num_frames - writer.resume_from if source.num_frames else None
         if args.max_frames is not None:
             total = min(total, args.max_frames) if total is not None else args.max_frames
@@ -107,9 +142,17 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix(fps=f"{stats.fps:.1f}", people=len(result.tracks), ids=len(stats.track_ids))
 
         try:
-            stats = capture(_Limited(source, args.max_frames), pipeline, sinks, on_frame=on_frame)  # type: ignore[arg-type]
+            stats = capture(
+                _Limited(source, args.max_frames),  # type: ignore[arg-type]
+                pipeline,
+                sinks,
+                on_frame=on_frame,
+                should_stop=None if viewer is None else (lambda: viewer.closed),
+            )
         finally:
             bar.close()
+    if estimator is not None and policy.mode != "live":
+        smooth_store(args.output, config.smooth)  # forward-backward: every frame sees its future too
     print(
         f"{args.output}: {stats.frames} frames at {stats.fps:.1f} frames/s, "
         f"{len(stats.track_ids)} tracks, {stats.person_frames} person-frames"

@@ -16,7 +16,7 @@ from mocap.io.store.layout import (
     to_json,
 )
 from mocap.io.store.reader import RunStore, TrackData, open_store
-from mocap.io.store.writer import StoreWriter
+from mocap.io.store.writer import StoreWriter, replace_track_field
 
 __all__ = [
     "FRAME_FIELDS",
@@ -32,5 +32,6 @@ __all__ = [
     "is_store",
     "missing_value",
     "open_store",
+    "replace_track_field",
     "to_json",
 ]

@@ -348,3 +348,33 @@ def _rows_by_track(results: list[FrameResult]) -> dict[int, list[tuple[FrameResu
         for row, track_id in enumerate(result.tracks.track_id.tolist()):
             by_track.setdefault(int(track_id), []).append((result, row))
     return by_track
+
+
+def replace_track_field(path: str | os.PathLike[str], track_id: int, name: str, values: np.ndarray) -> None:
+    """Overwrite (or add) one per-track field of a CLOSED store, e.g. the offline smoother's output.
+
+    ``values`` must hold one row per committed row of the track. The store must not have a writer
+    open (its lock is checked), so a post-pass never races a capture.
+    """
+    path = Path(path)
+    _check_unlocked(path)
+    root = _open_root(path, writable=True)
+    rows = _committed_rows(root, track_id, int(_attrs(root)["last_frame_index"]))
+    if len(values) != rows:
+        raise ValueError(f"track {track_id} has {rows} committed rows, got {len(values)} values for {name!r}")
+    key = f"tracks/{track_id}/{name}"
+    if name in _array_names(path / "tracks" / str(track_id)):
+        array = _array(root, key)
+        if array.shape[1:] != values.shape[1:] or array.dtype != values.dtype:
+            raise ValueError(
+                f"{key} holds {array.dtype} rows of {array.shape[1:]}, got {values.dtype} {values.shape[1:]}"
+            )
+        array[:rows] = values
+    else:
+        root.create_array(
+            key,
+            shape=values.shape,
+            dtype=values.dtype,
+            chunks=(chunk_rows(values.shape[1:], values.dtype), *values.shape[1:]),
+            compressors=_COMPRESSORS,
+        )[:] = values

@@ -1,0 +1,75 @@
+"""Where the embedded default models live, and loading them.
+
+The trained Anny tokenizer and landmark MEGA are committed under the repository's ``models/``
+folder, which the wheel installs as the package ``mocap.weights`` (see pyproject.toml), so a
+fresh ``pip install`` has them with no download. ``MOCAP_MODELS_DIR`` points elsewhere
+(e.g. a newer training run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mocap.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from mocap.mega.model import Mega
+    from mocap.tokenizer.model import MeshVQVAE
+
+TOKENIZER = "tokenizer_anny/tokenizer.pt"
+MEGA = "mega_anny/mega.pt"
+
+
+def models_dir() -> Path:
+    """The folder holding the default models: $MOCAP_MODELS_DIR, the installed package, or the checkout."""
+    if override := os.environ.get("MOCAP_MODELS_DIR"):
+        return Path(override)
+    try:
+        installed = Path(str(resources.files("mocap.weights")))
+        if installed.is_dir():
+            return installed
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def model_path(name: str) -> Path:
+    """Path of a default model file, or ``ModelNotFoundError`` naming how to get it."""
+    path = models_dir() / name
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"model file {path} is missing: reinstall mocap (`pip install -e .` from a full checkout ships it), "
+            f"or set MOCAP_MODELS_DIR to a folder holding {name} (train one with `mocap train`)"
+        )
+    return path
+
+
+def model_ids() -> dict[str, str]:
+    """Name -> "file sha256[:12]" of the default models, recorded in every store's attrs."""
+    ids = {}
+    for name in (TOKENIZER, MEGA):
+        digest = hashlib.sha256(model_path(name).read_bytes()).hexdigest()[:12]
+        ids[name.split("/")[0]] = f"{name} sha256:{digest}"
+    return ids
+
+
+@dataclass
+class MeshModels:
+    """The tokenizer and MEGA of one model path, loaded once."""
+
+    tokenizer: MeshVQVAE
+    mega: Mega
+
+    @classmethod
+    def load_default(cls, device: str = "cpu") -> MeshModels:
+        from mocap.mega.train import load_trained
+        from mocap.tokenizer.model import MeshVQVAE
+
+        tokenizer = MeshVQVAE.load(model_path(TOKENIZER), map_location=device).eval()
+        mega = load_trained(model_path(MEGA)).to(device).eval()
+        return cls(tokenizer=tokenizer, mega=mega)

@@ -1,0 +1,59 @@
+"""When to spend MEGA's stochastic samples: the adaptive policy.
+
+Every crop gets the cheap argmax pass first. Its uncertainty (mean token entropy, in [0, 1])
+predicts how much K samples would disagree; sampling is spent where it says so:
+
+- ``live``: sample the most uncertain crops above the threshold, as long as the frame's time
+  budget (the frame interval minus what the frame has used so far) allows;
+- ``offline``: sample every crop above the threshold, whatever it costs;
+- ``quality``: sample every crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Mode = Literal["live", "offline", "quality"]
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Attributes:
+    mode: see the module docstring.
+    num_samples: K samples per sampled crop.
+    uncertainty_threshold: argmax uncertainty above which a crop is sampled (live, offline).
+    frame_budget_s: live mode's time per frame (1 / the source's fps by default).
+    """
+
+    mode: Mode = "offline"
+    num_samples: int = 8
+    uncertainty_threshold: float = 0.25
+    frame_budget_s: float = 1 / 30
+
+
+def crops_to_sample(
+    uncertainty: npt.NDArray[np.floating],
+    config: PolicyConfig,
+    *,
+    seconds_left: float = np.inf,
+    seconds_per_sampled_crop: float = 0.0,
+) -> npt.NDArray[np.int64]:
+    """Rows (of the N crops of a frame) to sample, most uncertain first.
+
+    Args:
+        uncertainty: (N,) cheap per-crop uncertainty from the argmax pass.
+        seconds_left: live mode's remaining budget for this frame.
+        seconds_per_sampled_crop: the measured cost of sampling one crop (running average).
+    """
+    order = np.argsort(-np.asarray(uncertainty), kind="stable")
+    if config.mode == "quality" or config.num_samples < 1:
+        return order if config.num_samples > 0 else order[:0]
+    order = order[np.asarray(uncertainty)[order] > config.uncertainty_threshold]
+    if config.mode == "live":
+        affordable = int(seconds_left // seconds_per_sampled_crop) if seconds_per_sampled_crop > 0 else len(order)
+        order = order[: max(affordable, 0)]
+    return order

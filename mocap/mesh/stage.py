@@ -1,0 +1,116 @@
+"""The mesh stage of ``mocap run``: tracked people -> posed Anny meshes in the camera frame.
+
+Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass,
+K stochastic samples where the policy says so, tokenizer decode, then placement in the
+camera frame (rotation from the 6D head about the vertex centroid, translation from the
+weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from
+the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.online`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from mocap.body.landmarks import regress_landmarks
+from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.mega.predictor import MegaPredictor, SamplingConfig
+from mocap.mega.sampling import vertex_uncertainty
+from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
+from mocap.mesh.models import MeshModels
+from mocap.mesh.policy import PolicyConfig, crops_to_sample
+from mocap.types import Crops, Meshes, TokenPredictions, Tracks
+
+
+@dataclass
+class MeshEstimate:
+    """What the mesh stage found for the tracks of one frame (rows = tracks)."""
+
+    crops: Crops
+    tokens: TokenPredictions
+    meshes: Meshes
+    translation_cam_m: npt.NDArray[np.float32]  # (N, 3) vertex centroid in the camera frame
+    sampled: npt.NDArray[np.bool_]  # (N,) whether K samples measured the uncertainty
+
+    def track_fields(self) -> dict[str, np.ndarray]:
+        """The per-track arrays the store keeps (float16 where millimetres are plenty)."""
+        return {
+            "tokens": self.tokens.ids.astype(np.int16),
+            "token_confidence": self.tokens.confidence.astype(np.float16),
+            "rotation_6d": self.tokens.rotation_6d,
+            "camera": self.tokens.camera,
+            "uncertainty": self.tokens.uncertainty,
+            "sampled": self.sampled,
+            "translation_cam_m": self.translation_cam_m,
+            "vertices_cam_m": self.meshes.vertices_cam_m.astype(np.float16),
+            "vertex_uncertainty_m": self.meshes.vertex_uncertainty_m.astype(np.float16),
+            "joints_cam_m": self.meshes.joints_cam_m,
+        }
+
+
+def make_crops(tracks: Tracks) -> Crops:
+    """Square crops around each track's landmarks, with the landmarks in crop coordinates."""
+    center, size = square_crops(tracks.landmarks_px, tracks.xyxy_px)
+    xy = to_crop(tracks.landmarks_px[..., :2], center, size)
+    landmarks_crop = np.concatenate([xy, tracks.landmarks_px[..., 2:]], axis=-1).astype(np.float32)
+    return Crops(tracks.track_id, center, size, landmarks_crop, tracks.landmarks_world_m.astype(np.float32))
+
+
+class MeshEstimator:
+    """One verb: ``estimate(tracks, intrinsics)``. Models are loaded once, in eval mode."""
+
+    def __init__(
+        self,
+        models: MeshModels,
+        policy: PolicyConfig | None = None,
+        sampling: SamplingConfig | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.models = models
+        self.policy = policy or PolicyConfig()
+        self.predictor = MegaPredictor(models.mega, sampling, device)
+        self.seconds_per_sampled_crop = 0.0  # running average, for the live budget
+
+    @torch.no_grad()
+    def estimate(
+        self, tracks: Tracks, intrinsics: npt.NDArray[np.float64], started_s: float | None = None
+    ) -> MeshEstimate:
+        """Meshes for ``tracks`` (N rows with landmarks), camera ``intrinsics`` (3, 3) pixels.
+
+        ``started_s`` (a ``time.perf_counter()`` value) is when the frame started: live mode
+        samples only what fits in the rest of the frame's budget.
+        """
+        crops = make_crops(tracks)
+        tokens = self.predictor.predict(crops)
+        canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
+        uncertainty = torch.zeros(canonical.shape[:2])
+        sampled = np.zeros(len(tracks), bool)
+        left = np.inf if started_s is None else self.policy.frame_budget_s - (time.perf_counter() - started_s)
+        rows = crops_to_sample(
+            tokens.uncertainty, self.policy, seconds_left=left, seconds_per_sampled_crop=self.seconds_per_sampled_crop
+        )
+        if len(rows):
+            tic = time.perf_counter()
+            k = self.policy.num_samples
+            drawn = self.predictor.predict(crops[rows], num_samples=k).samples  # (M, K, T)
+            assert drawn is not None
+            decoded = self.models.tokenizer.decode(torch.from_numpy(drawn.reshape(len(rows) * k, -1)))  # (M K, V, 3)
+            uncertainty[torch.from_numpy(rows)] = vertex_uncertainty(decoded.view(len(rows), k, *decoded.shape[1:]))
+            sampled[rows] = True
+            cost = (time.perf_counter() - tic) / len(rows)
+            self.seconds_per_sampled_crop = (
+                cost if self.seconds_per_sampled_crop == 0 else (0.8 * self.seconds_per_sampled_crop + 0.2 * cost)
+            )
+        rotation = rotation_6d_to_matrix(torch.from_numpy(tokens.rotation_6d))  # (N, 3, 3) canonical -> camera
+        focal = np.full(len(tracks), intrinsics[0, 0])
+        principal = np.broadcast_to(intrinsics[:2, 2], (len(tracks), 2))
+        translation = weak_perspective_to_translation(tokens.camera, crops.center_px, crops.size_px, focal, principal)
+        posed = (canonical @ rotation.transpose(1, 2)).numpy() + translation[:, None, :]  # (N, V, 3)
+        vertices = posed.astype(np.float32)
+        joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible
+        meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
+        return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)

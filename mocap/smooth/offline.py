@@ -1,0 +1,77 @@
+"""The offline (forward-backward) smoothing pass over a finished store.
+
+After an offline capture, every track's raw vertices are smoothed again with the RTS
+smoother of :mod:`mocap.smooth.kalman`, which sees the future as well as the past, and
+the result replaces the causal ``vertices_smoothed_cam_m`` / ``joints_smoothed_cam_m``
+that the live filter wrote during the capture. Frames where a track was missed (short
+occlusions) are coasted through but not written: the store keeps one row per seen frame.
+
+Memory: the filter keeps (T, D, 2, 2) covariances, so the coordinates are processed in
+blocks of ``block`` (independent filters): ~T * block * 80 bytes at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from mocap.body.landmarks import regress_landmarks
+from mocap.io.store import open_store, replace_track_field
+from mocap.smooth.kalman import SmoothConfig, smooth_track
+
+log = logging.getLogger(__name__)
+
+
+def smooth_sequence(
+    vertices_m: npt.NDArray[np.floating],
+    uncertainty_m: npt.NDArray[np.floating],
+    frame_index: npt.NDArray[np.int64],
+    fps: float,
+    config: SmoothConfig,
+    *,
+    block: int = 6144,
+) -> npt.NDArray[np.float32]:
+    """RTS-smooth one track: vertices (n, V, 3) seen at ``frame_index`` (n,) -> smoothed (n, V, 3).
+
+    Missed frames between the first and last seen frame enter the filter as NaN rows.
+    """
+    n, v, _ = vertices_m.shape
+    span = int(frame_index[-1] - frame_index[0]) + 1
+    rows = frame_index - frame_index[0]  # (n,) row of each seen frame in the full span
+    times_s = np.arange(span) / fps
+    out = np.empty((n, v * 3), np.float32)
+    flat = np.asarray(vertices_m, np.float64).reshape(n, v * 3)
+    flat_unc = np.repeat(np.asarray(uncertainty_m, np.float64), 3, axis=1)  # (n, V*3)
+    for start in range(0, v * 3, block):
+        stop = min(start + block, v * 3)
+        positions = np.full((span, stop - start), np.nan)
+        positions[rows] = flat[:, start:stop]
+        unc = np.zeros((span, stop - start))
+        unc[rows] = flat_unc[:, start:stop]
+        out[:, start:stop] = smooth_track(positions, unc, times_s, config, offline=True)[rows]
+    return out.reshape(n, v, 3)
+
+
+def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
+    """Replace every track's smoothed fields with the forward-backward estimate; returns the tracks done."""
+    config = config or SmoothConfig()
+    store = open_store(path)
+    fps = float(store.attrs.get("fps") or 30.0)
+    done = 0
+    for track_id in store.track_ids:
+        track = store.track(track_id)
+        if "vertices_cam_m" not in track.fields or len(track) < 2:
+            continue
+        smoothed = smooth_sequence(
+            track["vertices_cam_m"], track["vertex_uncertainty_m"], track.frame_index, fps, config
+        )
+        joints = regress_landmarks(torch.from_numpy(smoothed)).numpy()
+        replace_track_field(path, track_id, "vertices_smoothed_cam_m", smoothed.astype(np.float16))
+        replace_track_field(path, track_id, "joints_smoothed_cam_m", joints.astype(np.float32))
+        done += 1
+        log.info("track %d: %d frames smoothed forward-backward", track_id, len(track))
+    return done
