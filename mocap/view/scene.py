@@ -6,7 +6,7 @@ colours), a ground plane estimated from the people's lowest vertices, its grid, 
 camera frustum drawn from the intrinsics.
 
 Example:
-    >>> K = default_intrinsics((640, 480))
+    >>> K = np.array([[640.0, 0, 320], [0, 640, 240], [0, 0, 1]])
     >>> points_m, lines = frustum_lines(K, (640, 480), depth_m=0.5)
     >>> points_m.shape, lines.shape
     ((5, 3), (8, 2))
@@ -152,13 +152,6 @@ def frame_state(
 
 
 # --- camera ---------------------------------------------------------------------------------
-
-
-def default_intrinsics(size_wh: tuple[int, int]) -> npt.NDArray[np.float64]:
-    """(3, 3) pinhole matrix when the store has none: f = max(W, H) px, principal point at the image centre."""
-    w, h = size_wh
-    f = float(max(w, h))
-    return np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]])
 
 
 def scale_intrinsics(intrinsics: npt.ArrayLike, scale: float) -> npt.NDArray[np.float64]:

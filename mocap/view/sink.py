@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from mocap.mesh.crop import default_intrinsics
 from mocap.types import Frame, FrameResult
 from mocap.view.config import ViewerConfig
 from mocap.view.scene import (
     UNCERTAINTY_MAX_M,
     ColorBy,
     GroundPlane,
-    default_intrinsics,
     estimate_ground,
     frame_state,
     lowest_vertices,

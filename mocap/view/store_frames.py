@@ -26,7 +26,8 @@ from zarr.storage import LocalStore
 
 from mocap.errors import StoreError
 from mocap.io.store import open_store
-from mocap.view.scene import ColorBy, FrameState, GroundPlane, default_intrinsics, frame_state, ground_from_meshes
+from mocap.mesh.crop import default_intrinsics
+from mocap.view.scene import ColorBy, FrameState, GroundPlane, frame_state, ground_from_meshes
 from mocap.view.viewer import StaticScene
 
 log = logging.getLogger(__name__)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mocap.mesh.crop import default_intrinsics
 from mocap.view.scene import (
     UNCERTAINTY_MAX_M,
     ColorBy,
     GroundPlane,
-    default_intrinsics,
     estimate_ground,
     frame_state,
     frustum_lines,
