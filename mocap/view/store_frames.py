@@ -46,12 +46,19 @@ class StoreFrames:
         path: a run store.
         color_by: colour per track id or per-vertex uncertainty.
         tracks: show only these track ids (None: all).
+        vertices: the vertex fields to show, in order of preference per track (e.g. the smoothed ones
+            first, then the raw ``vertices_cam_m``).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], color_by: ColorBy = ColorBy.ID, tracks: Sequence[int] | None = None
+        self,
+        path: str | os.PathLike[str],
+        color_by: ColorBy = ColorBy.ID,
+        tracks: Sequence[int] | None = None,
+        vertices: Sequence[str] = (VERTICES,),
     ) -> None:
         self.path = Path(path)
+        self.vertices = tuple(vertices)
         self.store = open_store(self.path)
         self.color_by = color_by
         self.only_tracks = None if tracks is None else set(tracks)
@@ -185,7 +192,7 @@ class StoreFrames:
                 "no tracks in this store" if self.only_tracks is None else "none of the chosen tracks is in this store"
             )
         if not self.has_meshes:
-            return f"no meshes ({VERTICES}) in this store"
+            return f"no meshes ({' or '.join(self.vertices)}) in this store"
         if self.color_by is ColorBy.UNCERTAINTY and not any(UNCERTAINTY in t.arrays for t in self._tracks.values()):
             return f"no {UNCERTAINTY} in this store: meshes are grey"
         return ""
@@ -198,7 +205,9 @@ class StoreFrames:
         ids = [t for t in self.store.track_ids if self.only_tracks is None or t in self.only_tracks]
         root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")  # array shapes as of now
         last = self.store.last_frame_index
-        self._tracks = {t: _TrackRows(_group(root, f"tracks/{t}"), self.store.fields(t), last) for t in ids}
+        self._tracks = {
+            t: _TrackRows(_group(root, f"tracks/{t}"), self.store.fields(t), last, self.vertices) for t in ids
+        }
 
     def _load_faces(self) -> npt.NDArray[np.int64]:
         root = zarr.open_group(LocalStore(self.path, read_only=True), mode="r")
@@ -226,13 +235,18 @@ class _TrackRows:
         group: the track's zarr group (``tracks/<id>``).
         fields: the track's committed field names (``RunStore.fields``).
         last_frame_index: the store's commit point; rows after it are not read.
+        vertices: vertex field names by preference; the first one the track has is read as ``VERTICES``.
     """
 
-    def __init__(self, group: zarr.Group, fields: list[str], last_frame_index: int) -> None:
+    def __init__(
+        self, group: zarr.Group, fields: list[str], last_frame_index: int, vertices: Sequence[str] = (VERTICES,)
+    ) -> None:
         frame_index = np.asarray(_array(group, "frame_index")[:])  # (n,) ascending; unwritten rows are int64 max
         self.rows = int(np.searchsorted(frame_index, last_frame_index, side="right"))
         self.frame_index = frame_index[: self.rows]
-        self.arrays = {name: _array(group, name) for name in (VERTICES, UNCERTAINTY) if name in fields}
+        vertices_name = next((name for name in vertices if name in fields), None)
+        names = {VERTICES: vertices_name, UNCERTAINTY: UNCERTAINTY if UNCERTAINTY in fields else None}
+        self.arrays = {key: _array(group, name) for key, name in names.items() if name is not None}
         self._chunks: dict[str, tuple[int, np.ndarray]] = {}  # name -> (first row, rows of that chunk)
 
     def row_of(self, frame_index: int) -> int | None:
