@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from mocap.errors import MocapError
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
+    if args.verbose < 2:
+        # A protobuf deprecation raised inside mediapipe says nothing a user can act on; -vv shows it.
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
     try:
         return int(args.handler(args) or 0)
     except MocapError as error:
