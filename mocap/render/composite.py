@@ -1,0 +1,89 @@
+"""Compositing a mesh render over a video frame: pure numpy/OpenCV, no Open3D.
+
+The render is drawn over a *key* background (:data:`KEY_RGB`, pure magenta); every other pixel
+is mesh. Open3D's legacy renderer does not anti-alias, so the key pixels are exactly the key
+colour and the mask is exact. No lit mesh can produce the key: shading scales a vertex colour
+(whose green is at least 0.18 of its red or blue: the id colours have saturation 0.8, the
+uncertainty ramp never reaches magenta) and adds white highlights, so green is never 0 where red
+and blue are 255.
+
+Example:
+    >>> mask = mesh_mask(render_rgb)  # doctest: +SKIP
+    >>> out = blend_masked(frame_rgb, render_rgb, mask, alpha=0.7)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+KEY_RGB = (255, 0, 255)  # background of the mesh render: pixels of this colour are not mesh
+
+Image = npt.NDArray[np.uint8]
+
+
+def mesh_mask(render_rgb: Image, key_rgb: Sequence[int] = KEY_RGB) -> npt.NDArray[np.bool_]:
+    """(H, W, 3) uint8 render over a key background -> (H, W) True where a mesh covers the pixel."""
+    return np.any(render_rgb != np.asarray(key_rgb, np.uint8), axis=-1)
+
+
+def blend_masked(image_rgb: Image, render_rgb: Image, mask: npt.NDArray[np.bool_], alpha: float) -> Image:
+    """A copy of ``image_rgb`` (H, W, 3) with ``render_rgb`` laid over it at opacity ``alpha`` where ``mask``.
+
+    Pixels outside the (H, W) mask are copied unchanged.
+    """
+    out = image_rgb.copy()
+    under = image_rgb[mask].astype(np.float32)  # (M, 3)
+    over = render_rgb[mask].astype(np.float32)
+    out[mask] = np.clip(np.round((1.0 - alpha) * under + alpha * over), 0, 255).astype(np.uint8)
+    return out
+
+
+def project_px(points_cam_m: npt.NDArray[np.floating], intrinsics: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(..., 3) camera-frame points (z forward, metres) -> (..., 2) pixels; points behind the camera give NaN."""
+    points = np.asarray(points_cam_m, np.float64)
+    homogeneous = points @ np.asarray(intrinsics, np.float64).T  # (..., 3)
+    z = homogeneous[..., 2:]
+    return np.where(z > 1e-6, homogeneous[..., :2] / np.where(z > 1e-6, z, 1.0), np.nan)
+
+
+def label_anchor_px(vertices_cam_m: npt.NDArray[np.floating], intrinsics: npt.ArrayLike) -> tuple[float, float] | None:
+    """Where a person's id goes: (x, y) pixels of the top centre of the (V, 3) mesh's projected box.
+
+    None when no vertex lies in front of the camera.
+    """
+    xy = project_px(vertices_cam_m, intrinsics)  # (V, 2)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) == 0:
+        return None
+    return float((xy[:, 0].min() + xy[:, 0].max()) / 2), float(xy[:, 1].min())
+
+
+def draw_track_ids(
+    image_rgb: Image,
+    anchors_px: Sequence[tuple[float, float]],
+    track_ids: Sequence[int],
+    colors_rgb: npt.NDArray[np.floating],
+) -> Image:
+    """A copy of ``image_rgb`` with each track id in a tag of its colour just above its anchor (kept inside).
+
+    ``colors_rgb`` is (N, 3) in [0, 1], one per id; the text is black or white, whichever reads on the tag.
+    """
+    out = np.ascontiguousarray(image_rgb.copy())
+    h, w = out.shape[:2]
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.4, max(h, w) / 1200)
+    thickness, pad = max(1, round(2 * scale)), max(2, round(3 * scale))
+    for (x, y), track_id, rgb in zip(anchors_px, track_ids, colors_rgb, strict=True):
+        text = str(int(track_id))
+        (text_w, text_h), _ = cv2.getTextSize(text, font, scale, thickness)
+        box_w, box_h = text_w + 2 * pad, text_h + 2 * pad
+        left = int(np.clip(round(x - box_w / 2), 0, max(0, w - box_w)))
+        top = int(np.clip(round(y - box_h - 4), 0, max(0, h - box_h)))
+        fill = tuple(int(round(c * 255)) for c in rgb)
+        ink = (0, 0, 0) if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 0.5 else (255, 255, 255)
+        cv2.rectangle(out, (left, top), (left + box_w - 1, top + box_h - 1), fill, thickness=-1)
+        cv2.putText(out, text, (left + pad, top + pad + text_h), font, scale, ink, thickness, cv2.LINE_AA)
+    return out
