@@ -31,7 +31,11 @@ from mocap.mega.train import TrainConfig, Trainer, init_from_pretrained, load_tr
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKENIZER = Path("models/tokenizer_anny/tokenizer.pt")
-PRESETS = {"anny-landmarks-small": MegaConfig.anny_landmarks_small, "tiny": MegaConfig.tiny}
+PRESETS = {
+    "anny-landmarks-cpu": MegaConfig.anny_landmarks_cpu,
+    "anny-landmarks-small": MegaConfig.anny_landmarks_small,
+    "tiny": MegaConfig.tiny,
+}
 
 
 @dataclass(frozen=True)

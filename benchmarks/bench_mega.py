@@ -1,0 +1,317 @@
+"""The embedded MEGA's figures (issue 5) on held-out TEST subjects -> ``benchmarks/results/mega.json``.
+
+Joints: the 12 BlazePose body landmarks (shoulders, elbows, wrists, hips, knees, ankles) regressed from a mesh by
+the shipped landmark regressor (``mocap.body.landmarks``), so MEGA, ground truth and MediaPipe mean the same points.
+MPJPE: both skeletons in the camera frame (MEGA's canonical mesh turned by its predicted rotation, the truth by its
+own), each translated so that its hip centre (mean of landmarks 23, 24) is at the origin. PA-MPJPE: after a
+similarity Procrustes of the predicted 12 joints onto the true ones. PVE: all 13 718 vertices, hip-centred as MPJPE.
+All in millimetres, mean over crops.
+
+Sections:
+- ``synthetic``: test-split mocap frames on random bodies, landmarks from the regressor with the training detector
+  model (``mocap.mega.synthetic``: random camera, noise, occlusion, truncation); argmax, best-of-K, uncertainty rho.
+- ``mediapipe``: ``mocap synth`` renders of held-out motions; MediaPipe's landmarks -> ``square_crops``/``to_crop``
+  crops exactly as the pipeline builds them -> MEGA; MediaPipe's own world landmarks on the same frames as baseline.
+- ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
+- ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4) and K=16 x 5 steps with the tokenizer decode.
+
+Example (repository root; clips from ``mocap synth -o .cache/bench_mega/s1.mp4 --seconds 4 --seed 1``):
+    python benchmarks/bench_mega.py --clips .cache/bench_mega/s*.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from mocap.body.landmarks import regress_landmarks
+from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.mega.model import Mega, parameter_count
+from mocap.mega.predictor import MegaPredictor, SamplingConfig
+from mocap.mega.sampling import vertex_uncertainty
+from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
+from mocap.mega.train import load_trained
+from mocap.tokenizer.model import MeshVQVAE
+from mocap.types import Crops
+
+BODY_12 = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+HIPS = [23, 24]
+KS = (1, 5, 10, 25)
+
+
+# -- metrics (batch-first, metres in, millimetres out) ------------------------------------------------
+
+
+def procrustes_aligned(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Similarity-align pred (B, J, 3) onto truth (B, J, 3) per item (Umeyama); returns aligned pred (B, J, 3)."""
+    mu_p, mu_t = pred.mean(1, keepdims=True), truth.mean(1, keepdims=True)
+    p, t = pred - mu_p, truth - mu_t
+    u, s, vt = np.linalg.svd(np.einsum("bji,bjk->bik", p, t))  # (B, 3, 3) cross-covariance
+    d = np.sign(np.linalg.det(np.einsum("bij,bjk->bik", u, vt)))
+    s[:, 2] *= d
+    u[:, :, 2] *= d[:, None]
+    rotation = np.einsum("bij,bjk->bik", u, vt)  # p @ rotation ~ t
+    scale = s.sum(1) / (p**2).sum((1, 2))
+    return scale[:, None, None] * p @ rotation + mu_t
+
+
+def errors_mm(pred_vertices_cam_m: np.ndarray, truth_vertices_cam_m: np.ndarray) -> dict[str, np.ndarray]:
+    """(B, V, 3) meshes in one frame -> per-crop MPJPE, PA-MPJPE, PVE (B,) mm, both hip-centred."""
+
+    def landmarks(v: np.ndarray) -> np.ndarray:
+        return regress_landmarks(torch.from_numpy(np.ascontiguousarray(v, np.float32))).numpy()
+
+    lm_p, lm_t = landmarks(pred_vertices_cam_m), landmarks(truth_vertices_cam_m)  # (B, 33, 3)
+    hip_p, hip_t = lm_p[:, HIPS].mean(1, keepdims=True), lm_t[:, HIPS].mean(1, keepdims=True)
+    j_p, j_t = lm_p[:, BODY_12] - hip_p, lm_t[:, BODY_12] - hip_t
+    return {
+        "mpjpe": 1000 * np.linalg.norm(j_p - j_t, axis=-1).mean(1),
+        "pa_mpjpe": 1000 * np.linalg.norm(procrustes_aligned(j_p, j_t) - j_t, axis=-1).mean(1),
+        "pve": 1000 * np.linalg.norm((pred_vertices_cam_m - hip_p) - (truth_vertices_cam_m - hip_t), axis=-1).mean(1),
+    }
+
+
+def joint_errors_mm(pred_joints_m: np.ndarray, truth_joints_m: np.ndarray) -> dict[str, np.ndarray]:
+    """Hip-centred 12-joint skeletons (B, 12, 3) -> MPJPE, PA-MPJPE (B,) mm (for MediaPipe's world landmarks)."""
+    return {
+        "mpjpe": 1000 * np.linalg.norm(pred_joints_m - truth_joints_m, axis=-1).mean(1),
+        "pa_mpjpe": 1000
+        * np.linalg.norm(procrustes_aligned(pred_joints_m, truth_joints_m) - truth_joints_m, axis=-1).mean(1),
+    }
+
+
+def summary(errors: dict[str, np.ndarray]) -> dict[str, float]:
+    return {name: round(float(values.mean()), 1) for name, values in errors.items()}
+
+
+def rotate(canonical_m: torch.Tensor, rotation: torch.Tensor) -> np.ndarray:
+    """(B, V, 3) canonical meshes, (B, 3, 3) canonical -> camera rotations -> (B, V, 3) camera-frame numpy."""
+    return (canonical_m @ rotation.transpose(1, 2)).numpy()
+
+
+def decode(tokenizer: MeshVQVAE, ids: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """(M, N) ids -> (M, V, 3) canonical meshes, in chunks (memory)."""
+    return torch.cat([tokenizer.decode(part) for part in ids.split(chunk)])
+
+
+# -- sections -----------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int, seed: int) -> dict:
+    from mocap.motion.dataset import MotionDataset
+
+    rng = np.random.default_rng(seed)
+    truth = torch.from_numpy(MotionDataset.load().sample_canonical_meshes("test", crops, rng))  # (B, V, 3)
+    ids = tokenizer.encode(truth)
+    generator = torch.Generator().manual_seed(seed)
+    batch = synthesize_landmarks(
+        ids, regress_landmarks(truth), generator, LandmarkSynthesis(with_world=model.config.cond_dim == 6)
+    )
+    R_true = rotation_6d_to_matrix(batch.rotation_6d)
+    argmax, out = model.argmax(batch.cond, crops)
+    assert out.rotation_6d is not None
+    R_pred = rotation_6d_to_matrix(out.rotation_6d)
+    pred = decode(tokenizer, argmax.ids)
+    truth_cam = rotate(truth, R_true)
+    argmax_errors = errors_mm(rotate(pred, R_pred), truth_cam)
+    with_true_rotation = errors_mm(rotate(pred, R_true), truth_cam)
+    floor = errors_mm(rotate(decode(tokenizer, ids), R_true), truth_cam)
+    rotation_deg = torch.rad2deg(
+        torch.arccos(((R_pred.transpose(1, 2) @ R_true).diagonal(dim1=1, dim2=2).sum(-1) - 1).div(2).clamp(-1, 1))
+    )
+
+    # Best-of-K and uncertainty on the first `sampled` crops: K=25 samples in 5 steps, all with MEGA's rotation.
+    m, K = sampled, max(KS)
+    samples = model.sample(batch.cond[:m], m, K, steps=5, generator=torch.Generator().manual_seed(seed))  # (m, K, N)
+    sample_meshes = decode(tokenizer, samples.reshape(m * K, -1)).view(m, K, -1, 3)
+    per_sample = errors_mm(
+        rotate(sample_meshes.flatten(0, 1), R_pred[:m].repeat_interleave(K, 0)), truth_cam[:m].repeat(K, 0)
+    )
+    best_of_k = {
+        f"K={k}": {name: round(float(v.reshape(m, K)[:, :k].min(1).mean()), 1) for name, v in per_sample.items()}
+        for k in KS
+    }
+    vertex_sd = vertex_uncertainty(sample_meshes)  # (m, V) metres, canonical frame
+    vertex_error = (pred[:m] - truth[:m]).norm(dim=-1)  # (m, V) canonical frame (both vertex-mean centred)
+    per_crop_rho = [spearmanr(vertex_sd[i], vertex_error[i]).statistic for i in range(m)]
+    return {
+        "crops": crops,
+        "argmax": summary(argmax_errors),
+        "argmax_with_true_rotation": summary(with_true_rotation),
+        "rotation_error_deg": {
+            "mean": round(float(rotation_deg.mean()), 1),
+            "median": round(float(rotation_deg.median()), 1),
+        },
+        "tokenizer_floor": summary(floor),
+        "token_accuracy": round(float((argmax.ids == ids).float().mean()), 3),
+        "best_of_k": {"crops": m, "steps": 5, **best_of_k},
+        "uncertainty": {
+            "crops": m,
+            "rho_vertex_pooled": round(float(spearmanr(vertex_sd.flatten(), vertex_error.flatten()).statistic), 3),
+            "rho_vertex_per_crop_mean": round(float(np.nanmean(per_crop_rho)), 3),
+            "rho_argmax_vs_sampled_per_crop": round(
+                float(spearmanr(argmax.uncertainty[:m], vertex_sd.mean(1)).statistic), 3
+            ),
+            "rho_argmax_vs_crop_pve": round(float(spearmanr(argmax.uncertainty, argmax_errors["pve"]).statistic), 3),
+        },
+    }
+
+
+def detect_clip(clip: Path, cache: Path) -> dict[str, np.ndarray]:
+    """MediaPipe on every frame of ``clip`` (cached as npz): frame index, landmarks px, world, box of the best person."""
+    path = cache / f"{clip.stem}.detections.npz"
+    if path.exists():
+        return dict(np.load(path))
+    from mocap.detect.pose import DetectConfig, PoseDetector
+    from mocap.io.sources import open_source
+
+    rows: dict[str, list[np.ndarray]] = {"frame_index": [], "landmarks_px": [], "landmarks_world_m": [], "xyxy_px": []}
+    with open_source(clip) as source, PoseDetector(DetectConfig(max_people=1)) as detector:
+        for frame in source:
+            detections = detector.detect(frame)
+            if len(detections):
+                best = int(np.argmax(detections.score))
+                rows["frame_index"].append(np.int64(frame.index))
+                rows["landmarks_px"].append(detections.landmarks_px[best])
+                rows["landmarks_world_m"].append(detections.landmarks_world_m[best])
+                rows["xyxy_px"].append(detections.xyxy_px[best])
+    arrays = {name: np.stack(values) for name, values in rows.items()}
+    np.savez(path, **arrays)
+    return arrays
+
+
+def clip_crops(detections: dict[str, np.ndarray]) -> Crops:
+    """The pipeline's crops: ``square_crops`` around the landmarks, ``to_crop`` coordinates, visibility kept."""
+    from mocap.mesh.crop import square_crops, to_crop
+
+    landmarks = detections["landmarks_px"]
+    center, size = square_crops(landmarks, detections["xyxy_px"])
+    xy = to_crop(landmarks[..., :2], center, size)
+    return Crops(
+        track_id=np.ones(len(landmarks), np.int64),
+        center_px=center,
+        size_px=size,
+        landmarks_crop=np.concatenate([xy, landmarks[..., 2:]], axis=-1).astype(np.float32),
+        landmarks_world_m=detections["landmarks_world_m"].astype(np.float32),
+    )
+
+
+@torch.no_grad()
+def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache: Path) -> tuple[dict, Crops]:
+    from mocap.body.anny_body import AnnyBody
+    from mocap.io.store import open_store
+
+    body = AnnyBody("default")
+    predictor = MegaPredictor(model)
+    all_crops, mega, baseline, floor, per_clip = [], [], [], [], {}
+    for clip in clips:
+        detections = detect_clip(clip, cache)
+        track = open_store(clip.with_suffix(".gt.zarr")).track(1)
+        rows = np.searchsorted(track.frame_index, detections["frame_index"])
+        truth_cam = track["vertices_cam_m"][rows].astype(np.float32)  # (F, V, 3)
+        truth_lm = track["landmarks_cam_m"][rows]
+        crops = clip_crops(detections)
+        predictions = predictor.predict(crops)
+        pred = decode(tokenizer, torch.from_numpy(predictions.ids))
+        errors = errors_mm(rotate(pred, rotation_6d_to_matrix(torch.from_numpy(predictions.rotation_6d))), truth_cam)
+        truth_joints = truth_lm[:, BODY_12] - truth_lm[:, HIPS].mean(1, keepdims=True)
+        world = detections["landmarks_world_m"]
+        mp = joint_errors_mm(world[:, BODY_12] - world[:, HIPS].mean(1, keepdims=True), truth_joints)
+        canonical = body.canonical_vertices(
+            torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
+        )
+        floor.append(errors_mm(decode(tokenizer, tokenizer.encode(canonical)).numpy(), canonical.numpy()))
+        mega.append(errors), baseline.append(mp), all_crops.append(crops)
+        per_clip[clip.name] = {
+            "frames": len(track),
+            "detected": len(rows),
+            "mega": summary(errors),
+            "mediapipe": summary(mp),
+        }
+
+    def joined(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    crops = Crops(**{f: np.concatenate([getattr(c, f) for c in all_crops]) for f in Crops.__dataclass_fields__})
+    mega_all, mp_all = summary(joined(mega)), summary(joined(baseline))
+    return {
+        "frames": int(sum(len(c) for c in all_crops)),
+        "mega_argmax": mega_all,
+        "mediapipe_world": mp_all,
+        "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "tokenizer_floor": summary(joined(floor)),
+        "clips": per_clip,
+    }, crops
+
+
+def median_ms(run, repeats: int) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(times)), 1)
+
+
+@torch.no_grad()
+def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
+    predictor = MegaPredictor(model, SamplingConfig(steps=5))
+
+    def sampled() -> None:
+        tokenizer.decode(torch.from_numpy(predictor.predict(crops[:1], num_samples=16).samples[0]))
+
+    return {
+        "threads": torch.get_num_threads(),
+        "load_average_1min_before": round(os.getloadavg()[0], 2),
+        "argmax_ms_batch1_per_crop": median_ms(lambda: predictor.predict(crops[:1]), 30),
+        "argmax_ms_batch4_per_crop": round(median_ms(lambda: predictor.predict(crops[:4]), 30) / 4, 1),
+        "k16_steps5_with_decode_ms_per_crop": median_ms(sampled, 10),
+        "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(torch.zeros(1, 54, dtype=torch.long)), 30),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("models/mega_anny/mega.pt"))
+    parser.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
+    parser.add_argument("--clips", nargs="*", type=Path, default=[], help="mocap synth videos with CLIP.gt.zarr")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/bench_mega"), help="MediaPipe detections")
+    parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
+    parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mega.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load_trained(args.model).float(), MeshVQVAE.load(args.tokenizer).eval()
+    result: dict = {
+        "model": str(args.model),
+        "preset": {k: getattr(model.config, k) for k in ("emb_dim", "encoder_layer", "decoder_layer", "encoder_head")},
+        "parameters": parameter_count(model),
+        "tokenizer": str(args.tokenizer),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared",
+        "joints": "12 BlazePose body landmarks regressed from the mesh; hip-centred in the camera frame; PA = similarity",
+        "synthetic": bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed),
+    }
+    if args.clips:
+        result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)
+        result["speed"] = bench_speed(model, tokenizer, crops)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
