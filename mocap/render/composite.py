@@ -3,9 +3,9 @@
 The render is drawn over a *key* background (:data:`KEY_RGB`, pure magenta); every other pixel
 is mesh. Open3D's legacy renderer does not anti-alias, so the key pixels are exactly the key
 colour and the mask is exact. No lit mesh can produce the key: shading scales a vertex colour
-(whose green is at least 0.18 of its red or blue: the id colours have saturation 0.8, the
-uncertainty ramp never reaches magenta) and adds white highlights, so green is never 0 where red
-and blue are 255.
+and adds white highlights, and every vertex colour has some green (>= 0.07: the id colours have
+saturation 0.8, the uncertainty ramp starts at dark blue (0.19, 0.07, 0.23)), so green is never 0
+where red and blue are 255.
 
 Example:
     >>> mask = mesh_mask(render_rgb)  # doctest: +SKIP
