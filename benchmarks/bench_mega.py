@@ -116,6 +116,7 @@ def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int,
     batch = synthesize_landmarks(
         ids, regress_landmarks(truth), generator, LandmarkSynthesis(with_world=model.config.cond_dim == 6)
     )
+    assert batch.cond is not None and batch.rotation_6d is not None
     R_true = rotation_6d_to_matrix(batch.rotation_6d)
     argmax, out = model.argmax(batch.cond, crops)
     assert out.rotation_6d is not None
@@ -167,7 +168,7 @@ def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int,
 
 
 def detect_clip(clip: Path, cache: Path) -> dict[str, np.ndarray]:
-    """MediaPipe on every frame of ``clip`` (cached as npz): frame index, landmarks px, world, box of the best person."""
+    """MediaPipe on every frame of ``clip`` (cached npz): frame index, landmarks px, world, box of the best person."""
     path = cache / f"{clip.stem}.detections.npz"
     if path.exists():
         return dict(np.load(path))
@@ -180,12 +181,12 @@ def detect_clip(clip: Path, cache: Path) -> dict[str, np.ndarray]:
             detections = detector.detect(frame)
             if len(detections):
                 best = int(np.argmax(detections.score))
-                rows["frame_index"].append(np.int64(frame.index))
+                rows["frame_index"].append(np.asarray(frame.index, np.int64))
                 rows["landmarks_px"].append(detections.landmarks_px[best])
                 rows["landmarks_world_m"].append(detections.landmarks_world_m[best])
                 rows["xyxy_px"].append(detections.xyxy_px[best])
     arrays = {name: np.stack(values) for name, values in rows.items()}
-    np.savez(path, **arrays)
+    np.savez(path, **arrays)  # type: ignore[arg-type]
     return arrays
 
 
@@ -230,7 +231,9 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
         )
         floor.append(errors_mm(decode(tokenizer, tokenizer.encode(canonical)).numpy(), canonical.numpy()))
-        mega.append(errors), baseline.append(mp), all_crops.append(crops)
+        mega.append(errors)
+        baseline.append(mp)
+        all_crops.append(crops)
         per_clip[clip.name] = {
             "frames": len(track),
             "detected": len(rows),
@@ -268,7 +271,9 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
     predictor = MegaPredictor(model, SamplingConfig(steps=5))
 
     def sampled() -> None:
-        tokenizer.decode(torch.from_numpy(predictor.predict(crops[:1], num_samples=16).samples[0]))
+        samples = predictor.predict(crops[:1], num_samples=16).samples
+        assert samples is not None
+        tokenizer.decode(torch.from_numpy(samples[0]))
 
     return {
         "threads": torch.get_num_threads(),
@@ -302,7 +307,7 @@ def main() -> None:
         "parameters": parameter_count(model),
         "tokenizer": str(args.tokenizer),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared",
-        "joints": "12 BlazePose body landmarks regressed from the mesh; hip-centred in the camera frame; PA = similarity",
+        "joints": "12 BlazePose body landmarks from the mesh regressor; hip-centred, camera frame; PA = similarity",
         "synthetic": bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed),
     }
     if args.clips:
