@@ -59,8 +59,9 @@ def held_out_names() -> list[str]:
 
 def _performance(sequence: Sequence, num_frames: int, start: int) -> Performance:
     window = slice(start, start + num_frames)
+    name = motion_name(sequence) + (f"@{start / sequence.fps:g}" if start else "")  # replayable by --motion
     return Performance(
-        name=motion_name(sequence),
+        name=name,
         pose_rotmat=np.asarray(sequence.pose_rotmat()[window], np.float64),
         transl_m=np.asarray(sequence.transl_m[window], np.float64),
         licence=CMU_LICENCE if sequence.subject.startswith("cmu") else f"see {sequence.source}",
