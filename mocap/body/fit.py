@@ -63,7 +63,7 @@ class FitConfig:
     """
 
     vertices_per_bone: int = 256
-    sweeps: int = 2
+    sweeps: int = 1
     phenotype_frames: int = 4
     phenotype_steps: int = 30
     phenotype_lr: float = 0.05
