@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from mocap.body.anny_body import AnnyBody, load_anny, random_phenotypes
+from mocap.body.anny_body import AnnyBody, random_phenotypes
 from mocap.errors import ConfigError
 from mocap.io.store import StoreWriter
 from mocap.io.video_writer import VideoWriter
@@ -145,7 +145,9 @@ class Synthesizer:
     def __init__(self, config: SynthConfig, body: AnnyBody | None = None) -> None:
         self.config = config
         self.body = body or AnnyBody("default")
-        self._labels = body_part_labels(load_anny("default"))  # (V,) paint labels
+        if self.body.rig != "default":
+            raise ConfigError(f"synthetic clips pose Anny's default rig (performances use it), not {self.body.rig!r}")
+        self._labels = body_part_labels(self.body.model)  # (V,) paint labels
 
     def _rng(self, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.config.seed, stream])
