@@ -27,7 +27,8 @@ Image = npt.NDArray[np.uint8]
 
 def mesh_mask(render_rgb: Image, key_rgb: Sequence[int] = KEY_RGB) -> npt.NDArray[np.bool_]:
     """(H, W, 3) uint8 render over a key background -> (H, W) True where a mesh covers the pixel."""
-    return np.any(render_rgb != np.asarray(key_rgb, np.uint8), axis=-1)
+    key = np.asarray(key_rgb, np.uint8)
+    return cv2.inRange(render_rgb, key, key) == 0  # inRange: 255 where all three channels equal the key
 
 
 def blend_masked(image_rgb: Image, render_rgb: Image, mask: npt.NDArray[np.bool_], alpha: float) -> Image:
@@ -36,9 +37,12 @@ def blend_masked(image_rgb: Image, render_rgb: Image, mask: npt.NDArray[np.bool_
     Pixels outside the (H, W) mask are copied unchanged.
     """
     out = image_rgb.copy()
-    under = image_rgb[mask].astype(np.float32)  # (M, 3)
-    over = render_rgb[mask].astype(np.float32)
-    out[mask] = np.clip(np.round((1.0 - alpha) * under + alpha * over), 0, 255).astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))  # people cover a small part of the frame: blend only there
+    if w == 0 or h == 0:
+        return out
+    box = np.s_[y : y + h, x : x + w]
+    blended = cv2.addWeighted(image_rgb[box], 1.0 - alpha, render_rgb[box], alpha, 0.0)  # rounds, saturates
+    np.copyto(out[box], blended, where=mask[box][..., None])
     return out
 
 
