@@ -92,7 +92,7 @@ class MeshOverlay:
         if self.frames.track_ids and not self.frames.has_meshes:
             raise StoreError(
                 f"{store} holds tracks but no meshes ({RAW_VERTICES}): run `mocap run` with the mesh model "
-                "(without --no-mesh) to write them"
+                "(without --no-mesh) to write them, or `mocap synth` without --no-vertices for a synthetic clip"
             )
         _check_size(self.frames, size_wh)
         if self.frames.note:
