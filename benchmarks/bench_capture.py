@@ -1,0 +1,189 @@
+"""End-to-end accuracy, smoothness and speed of ``mocap run`` on clips with exact ground truth.
+
+For every clip ``NAME.mp4`` beside ``NAME.gt.zarr`` (``samples/`` by default, made by ``mocap synth``
+from held-out mocap subjects), run the full pipeline (detector, tracker, MEGA, smoothing) in a
+child process (so its peak memory is its own) and compare with the ground truth:
+
+- people are matched to ground-truth persons per frame by 2D landmark distance (Hungarian);
+- MPJPE / PA-MPJPE on 12 body landmarks (shoulders, elbows, wrists, hips, knees, ankles; the same
+  landmark regressor on both meshes), hip-centre aligned, in mm; PVE on all 13,718 vertices after
+  centring both meshes on their vertex mean;
+- acceleration error (mm/frame^2) of those landmarks, root-aligned, before (raw) and after smoothing;
+- id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
+- frames/s of the run, peak memory, store bytes per person-frame.
+
+Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--out benchmarks/results/capture.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # BlazePose: shoulders .. ankles
+HIPS = [23, 24]
+
+
+def procrustes_aligned(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Similarity-align pred (J, 3) onto gt (J, 3) (rotation, scale, translation)."""
+    mu_p, mu_g = pred.mean(0), gt.mean(0)
+    p, g = pred - mu_p, gt - mu_g
+    u, s, vt = np.linalg.svd(p.T @ g)
+    d = np.sign(np.linalg.det(u @ vt))
+    fix = np.diag([1.0, 1.0, d])
+    rotation = u @ fix @ vt
+    scale = (s * np.diag(fix)).sum() / (p**2).sum()
+    return scale * p @ rotation + mu_g
+
+
+def accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean |second difference| error of root-aligned joints (T, J, 3) metres -> mm/frame^2."""
+    if len(pred) < 3:
+        return float("nan")
+    root = lambda x: x - x[:, HIPS].mean(axis=1, keepdims=True)  # noqa: E731
+    return float(np.linalg.norm(np.diff(root(pred), 2, axis=0) - np.diff(root(gt), 2, axis=0), axis=-1).mean() * 1000)
+
+
+def gt_vertices_cam(gt_track, frames: np.ndarray) -> np.ndarray:
+    """Ground-truth meshes (n, V, 3) in the camera frame for the given rows of a GT track."""
+    import torch
+
+    from mocap.body.anny_body import AnnyBody
+
+    body = AnnyBody()
+    pose = torch.from_numpy(np.asarray(gt_track["pose_rotmat"][frames], np.float32))
+    phenotype = torch.from_numpy(np.asarray(gt_track["phenotype"][frames], np.float32))
+    transl = torch.from_numpy(np.asarray(gt_track["transl_world_m"][frames], np.float32))
+    out = []
+    for start in range(0, len(frames), 32):
+        sl = slice(start, start + 32)
+        with torch.no_grad():
+            out.append(body.forward(pose[sl], phenotype[sl], transl[sl]).vertices_m.numpy())
+    world = np.concatenate(out)
+    rotation = np.asarray(gt_track["rotation_world_to_cam"][frames])
+    translation = np.asarray(gt_track["translation_world_to_cam_m"][frames])
+    return np.einsum("nij,nvj->nvi", rotation, world) + translation[:, None]
+
+
+def evaluate(run_path: Path, gt_path: Path) -> dict:
+    from scipy.optimize import linear_sum_assignment
+
+    from mocap.io.store import open_store
+
+    run, gt = open_store(run_path), open_store(gt_path)
+    # frame -> {track id: row} for both stores
+    pred_rows = {
+        t: dict(zip(run.track(t).frame_index.tolist(), range(len(run.track(t))), strict=True)) for t in run.track_ids
+    }
+    gt_rows = {
+        p: dict(zip(gt.track(p).frame_index.tolist(), range(len(gt.track(p))), strict=True)) for p in gt.track_ids
+    }
+    pairs: dict[int, list[tuple[int, int, int]]] = {p: [] for p in gt.track_ids}  # gt person -> (frame, track, row)
+    for frame in gt.frame_index.tolist():
+        people = [p for p in gt.track_ids if frame in gt_rows[p]]
+        tracks = [t for t in run.track_ids if frame in pred_rows[t]]
+        if not people or not tracks:
+            continue
+        cost = np.zeros((len(people), len(tracks)))
+        for i, p in enumerate(people):
+            g = gt.track(p)["landmarks_px"][gt_rows[p][frame], BODY, :2]
+            for j, t in enumerate(tracks):
+                q = run.track(t)["landmarks_px"][pred_rows[t][frame], BODY, :2]
+                cost[i, j] = np.nanmean(np.linalg.norm(g - q, axis=-1))
+        for i, j in zip(*linear_sum_assignment(cost), strict=True):
+            if cost[i, j] < 60:  # px: a real match, not the nearest stranger
+                pairs[people[i]].append((frame, tracks[j], pred_rows[tracks[j]][frame]))
+    mpjpe, pa, pve, accel_raw, accel_smooth, switches, matched = [], [], [], [], [], 0, 0
+    for person, matches in pairs.items():
+        if not matches:
+            continue
+        switches += len({t for _, t, _ in matches}) - 1
+        matched += len(matches)
+        gtrack = gt.track(person)
+        rows_gt = np.array([gt_rows[person][f] for f, _, _ in matches])
+        gt_joints = np.asarray(gtrack["landmarks_cam_m"][rows_gt], np.float64)
+        pred = {name: [] for name in ("joints_cam_m", "joints_smoothed_cam_m", "vertices_smoothed_cam_m")}
+        for _, t, row in matches:
+            track = run.track(t)
+            for name in pred:
+                pred[name].append(np.asarray(track[name][row], np.float64))
+        raw, smooth = np.stack(pred["joints_cam_m"]), np.stack(pred["joints_smoothed_cam_m"])
+        for p_j, g_j in zip(smooth, gt_joints, strict=True):
+            p_b, g_b = p_j[BODY], g_j[BODY]
+            mpjpe.append(np.linalg.norm((p_b - p_j[HIPS].mean(0)) - (g_b - g_j[HIPS].mean(0)), axis=-1).mean())
+            pa.append(np.linalg.norm(procrustes_aligned(p_b, g_b) - g_b, axis=-1).mean())
+        gv = gt_vertices_cam(gtrack, rows_gt)
+        pv = np.stack(pred["vertices_smoothed_cam_m"])
+        pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))
+        accel_raw.append(accel_error_mm(raw[:, BODY + HIPS], gt_joints[:, BODY + HIPS]))
+        accel_smooth.append(accel_error_mm(smooth[:, BODY + HIPS], gt_joints[:, BODY + HIPS]))
+    gt_person_frames = sum(len(gt.track(p)) for p in gt.track_ids)
+    return {
+        "mpjpe_mm": float(np.mean(mpjpe) * 1000) if mpjpe else None,
+        "pa_mpjpe_mm": float(np.mean(pa) * 1000) if pa else None,
+        "pve_mm": float(np.mean(pve) * 1000) if pve else None,
+        "accel_error_raw_mm_per_frame2": float(np.nanmean(accel_raw)) if accel_raw else None,
+        "accel_error_smoothed_mm_per_frame2": float(np.nanmean(accel_smooth)) if accel_smooth else None,
+        "id_switches": switches,
+        "person_frames_matched": matched,
+        "person_frames_ground_truth": gt_person_frames,
+    }
+
+
+def run_clip(clip: Path, mode: str, out_dir: Path) -> dict:
+    store = out_dir / f"{clip.stem}.{mode}.zarr"
+    command = [sys.executable, "-m", "mocap.cli", "run", str(clip), "-o", str(store), "--no-progress", "--mode", mode]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"mocap run failed on {clip}")
+    from mocap.io.store import disk_bytes, open_store
+
+    result = open_store(store)
+    person_frames = sum(len(result.track(t)) for t in result.track_ids)
+    return {
+        "store": store,
+        "frames": result.num_frames,
+        "seconds_including_startup": seconds,
+        "frames_per_s_including_startup": result.num_frames / seconds,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "store_bytes_per_person_frame": disk_bytes(store) / max(person_frames, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("clips", nargs="*", type=Path, default=sorted((ROOT / "samples").glob("*.mp4")))
+    parser.add_argument("--mode", default="offline", choices=("live", "offline", "quality"))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "capture.json")
+    args = parser.parse_args()
+    report: dict = {
+        "benchmark": __doc__.splitlines()[0],
+        "mode": args.mode,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count()},
+        "clips": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in args.clips:
+            speed = run_clip(clip, args.mode, Path(tmp))
+            accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
+            report["clips"][clip.name] = {**accuracy, **speed}
+            print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
