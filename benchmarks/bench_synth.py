@@ -8,6 +8,7 @@ Three measurements, written as JSON to ``benchmarks/results/synth.json``:
 - ``landmarks``: MediaPipe (the pipeline's :class:`PoseDetector`) on rendered clips against the
   ground-truth landmarks (regressed from the mesh by :mod:`mocap.body.landmarks`): per landmark, the
   median and 90th-percentile pixel distance over ground-truth-visible landmarks of detected people,
+  the mean signed offset (MediaPipe minus truth) in % of the person's box height (x right, y down),
   and the share of person-frames (>= 50 % of the silhouette unoccluded) that MediaPipe detects.
 
 Usage: ``python benchmarks/bench_synth.py [CLIP.mp4 ...] [--out benchmarks/results/synth.json]``
@@ -93,6 +94,7 @@ def bench_landmarks(clips: list[Path]) -> dict:
     from mocap.io.store import open_store
 
     residuals: list[list[float]] = [[] for _ in LANDMARK_NAMES]
+    offsets: list[list[np.ndarray]] = [[] for _ in LANDMARK_NAMES]  # (dx, dy) / box height
     seen = detected = 0
     per_clip = {}
     for clip in clips:
@@ -104,15 +106,20 @@ def bench_landmarks(clips: list[Path]) -> dict:
                 detections = detector.detect(frame)
                 truth_px = np.stack([tr["landmarks_px"][frame.index, :, :2] for tr in tracks.values()])
                 visible = np.stack([tr["landmarks_visible"][frame.index] for tr in tracks.values()])
+                heights = np.array(
+                    [tr["xyxy_px"][frame.index, 3] - tr["xyxy_px"][frame.index, 1] for tr in tracks.values()]
+                )
                 unoccluded = np.array([tr["visible_pixel_fraction"][frame.index] >= 0.5 for tr in tracks.values()])
                 pairs = _match(detections.landmarks_px, truth_px, visible)
                 matched = {p for _, p in pairs}
                 clip_seen += int(unoccluded.sum())
                 clip_detected += sum(1 for p in matched if unoccluded[p])
                 for d, p in pairs:
-                    distance = np.linalg.norm(detections.landmarks_px[d, :, :2] - truth_px[p], axis=-1)
+                    offset = detections.landmarks_px[d, :, :2] - truth_px[p]  # (33, 2) px
+                    distance = np.linalg.norm(offset, axis=-1)
                     for k in np.flatnonzero(visible[p]):
                         residuals[k].append(float(distance[k]))
+                        offsets[k].append(offset[k] / max(heights[p], 1.0))
         seen, detected = seen + clip_seen, detected + clip_detected
         per_clip[clip.name] = {"person_frames": clip_seen, "detected": clip_detected}
     per_landmark = {
@@ -120,8 +127,11 @@ def bench_landmarks(clips: list[Path]) -> dict:
             "count": len(values),
             "median_px": float(np.median(values)) if values else None,
             "p90_px": float(np.percentile(values, 90)) if values else None,
+            "mean_offset_pct_of_height": [round(float(v) * 100, 2) for v in np.mean(shifts, axis=0)]
+            if shifts
+            else None,
         }
-        for name, values in zip(LANDMARK_NAMES, residuals, strict=True)
+        for name, values, shifts in zip(LANDMARK_NAMES, residuals, offsets, strict=True)
     }
     everything = [v for values in residuals for v in values]
     return {
@@ -151,7 +161,10 @@ def main() -> None:
     marks = results["landmarks"]
     print(f"detection rate {marks['detection_rate']:.3f}, median residual {marks['median_px_all']:.1f} px")
     for name, row in marks["per_landmark"].items():
-        print(f"  {name:18s} n={row['count']:4d} median={row['median_px']} p90={row['p90_px']}")
+        print(
+            f"  {name:18s} n={row['count']:4d} median={row['median_px']:.1f} px p90={row['p90_px']:.1f} px "
+            f"mean offset (x, y) {row['mean_offset_pct_of_height']} % of height"
+        )
 
 
 if __name__ == "__main__":

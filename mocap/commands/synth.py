@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "VIDEO.gt.zarr. The same seed gives the same clip."
         ),
     )
-    p.add_argument("-o", "--output", type=Path, required=True, help="video to write, e.g. clip.mp4")
+    p.add_argument("-o", "--output", type=Path, help="video to write, e.g. clip.mp4 (required unless --list-motions)")
     p.add_argument("--people", type=int, choices=(1, 2, 3, 4), default=1, help="number of people")
     p.add_argument(
         "--motion",
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_motions:
         print("\n".join(held_out_names()))
         return 0
+    if args.output is None:
+        raise ConfigError("give the video to write with -o, e.g. mocap synth -o clip.mp4")
     if args.motion and len(args.motion) != args.people:
         raise ConfigError(f"--motion names {len(args.motion)} motions for --people {args.people}: give one per person")
     if args.output.suffix.lower() not in (".mp4", ".mkv", ".mov"):

@@ -33,6 +33,10 @@ def test_one_motion_per_person(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == ConfigError.exit_code and "one per person" in capsys.readouterr().err
 
 
+def test_output_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth"]) == ConfigError.exit_code and "-o" in capsys.readouterr().err
+
+
 def _dataset_built() -> bool:
     from mocap.motion.dataset import MotionDataset
 
@@ -60,6 +64,7 @@ def test_held_out_draws_are_reproducible_and_held_out() -> None:
 def test_synth_command_writes_video_and_ground_truth(tmp_path: Path) -> None:
     if not _dataset_built():
         pytest.skip("motion dataset not built (mocap data build)")
+    assert main(["synth", "--list-motions"]) == 0
     video = tmp_path / "clip.mp4"
     args = ["synth", "-o", str(video), "--seconds", "0.1", "--size", "160x120", "--seed", "2", "--no-progress"]
     assert main([*args, "--no-vertices"]) == 0
