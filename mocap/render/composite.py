@@ -46,6 +46,27 @@ def blend_masked(image_rgb: Image, render_rgb: Image, mask: npt.NDArray[np.bool_
     return out
 
 
+def centred_canvas(
+    intrinsics: npt.ArrayLike, size_wh: tuple[int, int]
+) -> tuple[npt.NDArray[np.float64], tuple[int, int], tuple[int, int]]:
+    """A canvas around the image whose principal point is its centre: Open3D cannot render any other.
+
+    A principal point off the centre by (dx, dy) pixels only translates the image, so the image is
+    the (W, H) window at ``offset_xy`` of a (W + 2|dx|, H + 2|dy|) render with a centred principal point.
+    Offsets are rounded to whole pixels (at most half a pixel off).
+
+    Returns:
+        The canvas's (3, 3) intrinsics, its (width, height), and the image's top-left corner in it (x, y).
+    """
+    k = np.array(intrinsics, np.float64)
+    w, h = size_wh
+    dx, dy = round(k[0, 2] - w / 2), round(k[1, 2] - h / 2)  # principal point off the centre, whole pixels
+    canvas_wh = (w + 2 * abs(dx), h + 2 * abs(dy))
+    offset_xy = (abs(dx) - dx, abs(dy) - dy)
+    k[0, 2], k[1, 2] = canvas_wh[0] / 2, canvas_wh[1] / 2
+    return k, canvas_wh, offset_xy
+
+
 def project_px(points_cam_m: npt.NDArray[np.floating], intrinsics: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """(..., 3) camera-frame points (z forward, metres) -> (..., 2) pixels; points behind the camera give NaN."""
     points = np.asarray(points_cam_m, np.float64)

@@ -1,7 +1,8 @@
 """Meshes of a run store shaded over the video they came from: :class:`MeshOverlay` and :func:`render_overlay`.
 
 The meshes are drawn by the 3D viewer (:class:`~mocap.view.viewer.Viewer`, offscreen via EGL)
-from the capture camera's viewpoint at the video's own resolution, over a key background
+from the capture camera's viewpoint at the video's own resolution (on a larger canvas when the
+principal point is off the centre: :func:`~mocap.render.composite.centred_canvas`), over a key background
 (:data:`~mocap.render.composite.KEY_RGB`); the key gives the mask, and the render is blended
 over the frame only inside it. Frames are matched to store rows by their index, never by
 position: a store that skipped frames (or a video longer than the run) leaves those frames as they
@@ -30,7 +31,14 @@ from mocap.errors import ConfigError, StoreError
 from mocap.io.sources import open_source
 from mocap.io.video_writer import VideoWriter
 from mocap.mesh.crop import default_intrinsics
-from mocap.render.composite import KEY_RGB, blend_masked, draw_track_ids, label_anchor_px, mesh_mask
+from mocap.render.composite import (
+    KEY_RGB,
+    blend_masked,
+    centred_canvas,
+    draw_track_ids,
+    label_anchor_px,
+    mesh_mask,
+)
 from mocap.types import Frame
 from mocap.view.config import ViewerConfig
 from mocap.view.saver import draw_colorbar
@@ -82,7 +90,7 @@ class MeshOverlay:
 
     Raises:
         StoreError: no store there, or it holds no meshes.
-        ConfigError: the video's size differs from the store's source.
+        ConfigError: the video's size differs from the store's source, or none of ``config.tracks`` is there.
     """
 
     def __init__(self, store: str | os.PathLike[str], size_wh: tuple[int, int], config: OverlayConfig) -> None:
@@ -95,12 +103,18 @@ class MeshOverlay:
                 "(without --no-mesh) to write them, or `mocap synth` without --no-vertices for a synthetic clip"
             )
         _check_size(self.frames, size_wh)
+        if config.tracks is not None and not self.frames.track_ids:
+            raise ConfigError(
+                f"none of the tracks {list(config.tracks)} is in {store}; it has {self.frames.store.track_ids}: "
+                "choose --tracks from those"
+            )
         if self.frames.note:
             log.warning("%s: %s", store, self.frames.note)
         stored = self.frames.store.attrs.get("intrinsics")
         self.intrinsics = default_intrinsics(size_wh) if stored is None else np.asarray(stored, np.float64)
         self._positions = {int(index): p for p, index in enumerate(self.frames.store.frame_index)}
         self._viewer: Viewer | None = None  # opened at the first frame with a mesh: a store may have none
+        self._offset_xy = (0, 0)  # the frame's top-left corner in the (larger) render canvas
         self.frames_drawn = 0  # frames with at least one mesh drawn
 
     def draw(self, frame: Frame) -> npt.NDArray[np.uint8]:
@@ -115,7 +129,9 @@ class MeshOverlay:
             return frame.image_rgb
         viewer = self._open_viewer()
         viewer.show(state)
-        render_rgb = viewer.capture_rgb()  # (H, W, 3) at the frame's size: the viewer renders at scale 1
+        x, y = self._offset_xy
+        w, h = self.size_wh
+        render_rgb = viewer.capture_rgb()[y : y + h, x : x + w]  # the frame's window of the canvas, scale 1
         image = blend_masked(frame.image_rgb, render_rgb, mesh_mask(render_rgb), self.config.alpha)
         if self.config.draw_ids:
             image = self._draw_ids(image, state)
@@ -142,15 +158,16 @@ class MeshOverlay:
 
     def _open_viewer(self) -> Viewer:
         if self._viewer is None:
+            intrinsics, canvas_wh, self._offset_xy = centred_canvas(self.intrinsics, self.size_wh)
             config = ViewerConfig(
-                max_size_px=max(self.size_wh),  # scale 1: one render pixel per video pixel
+                max_size_px=max(canvas_wh),  # scale 1: one render pixel per video pixel
                 visible=False,
                 show_grid=False,
                 show_frustum=False,
                 background_rgb=tuple(c / 255 for c in KEY_RGB),  # type: ignore[arg-type]
                 title="mocap render",
             )
-            self._viewer = Viewer(StaticScene(self.frames.faces(), self.intrinsics, self.size_wh), config)
+            self._viewer = Viewer(StaticScene(self.frames.faces(), intrinsics, canvas_wh), config)
         return self._viewer
 
     def _draw_ids(self, image_rgb: npt.NDArray[np.uint8], state: FrameState) -> npt.NDArray[np.uint8]:

@@ -28,9 +28,11 @@ def box_vertices(frame_index: int, track_id: int, dx_m: float = 0.0) -> npt.NDAr
     return person_mesh(x_of(frame_index, track_id) + dx_m, Z_M)[0]
 
 
-def projected_mask(vertices_m: npt.NDArray[np.floating]) -> npt.NDArray[np.bool_]:
+def projected_mask(
+    vertices_m: npt.NDArray[np.floating], intrinsics: npt.NDArray[np.float64] = INTRINSICS
+) -> npt.NDArray[np.bool_]:
     """(H, W) True where the (V, 3) box projects: the convex hull of its projected vertices (a box is convex)."""
-    uvw = np.asarray(vertices_m, np.float64) @ INTRINSICS.T
+    uvw = np.asarray(vertices_m, np.float64) @ intrinsics.T
     uv = uvw[:, :2] / uvw[:, 2:] - 0.5  # OpenCV puts pixel centres at integers, mocap at +0.5
     hull = cv2.convexHull(np.round(uv * 16).astype(np.int32))
     mask = np.zeros((SIZE_WH[1], SIZE_WH[0]), np.uint8)
@@ -45,12 +47,13 @@ def make_run(
     uncertainty_m: float | None = 0.01,
     smoothed_dx_m: float | None = None,
     meshes: bool = True,
+    intrinsics: npt.NDArray[np.float64] = INTRINSICS,
 ) -> Path:
     """A complete store: ``people[frame_index]`` lists the track ids present (frame indices may have gaps).
 
     ``smoothed_dx_m`` adds ``vertices_smoothed_cam_m``: the raw boxes moved that far sideways.
     """
-    attrs = {"fps": 30.0, "intrinsics": INTRINSICS, "source": {"kind": "video", "size_wh": list(SIZE_WH)}}
+    attrs = {"fps": 30.0, "intrinsics": intrinsics, "source": {"kind": "video", "size_wh": list(SIZE_WH)}}
     with StoreWriter(path, attrs=attrs) as writer:
         for frame_index in sorted(people):
             ids = sorted(people[frame_index])

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mocap.render.composite import KEY_RGB, blend_masked, draw_track_ids, label_anchor_px, mesh_mask, project_px
+from mocap.render.composite import (
+    KEY_RGB,
+    blend_masked,
+    centred_canvas,
+    draw_track_ids,
+    label_anchor_px,
+    mesh_mask,
+    project_px,
+)
 from mocap.view.scene import track_color_rgb, uncertainty_color_rgb
 
 K = np.array([[100.0, 0.0, 50.0], [0.0, 100.0, 40.0], [0.0, 0.0, 1.0]])
@@ -56,3 +64,16 @@ def test_labels_stay_inside_the_image() -> None:
     assert drawn.sum() < 0.5 * drawn.size
     fill = tuple(int(round(c * 255)) for c in colours[0])
     assert (out[:15, :15].reshape(-1, 3) == fill).all(axis=-1).any()  # the tag has the track's colour
+
+
+def test_centred_canvas_by_hand() -> None:
+    k_centred, size, offset = centred_canvas(K, (100, 80))
+    assert size == (100, 80) and offset == (0, 0) and np.allclose(k_centred, K)
+    off = K.copy()
+    off[0, 2], off[1, 2] = 62.0, 33.0  # 12 px right of the centre, 7 px above it
+    k_canvas, size, offset = centred_canvas(off, (100, 80))
+    assert size == (124, 94) and offset == (0, 14)
+    assert np.allclose(k_canvas[:2, 2], [62.0, 47.0]) and np.allclose(k_canvas[:2, :2], K[:2, :2])
+    # A point lands on the canvas at its image position plus the offset.
+    point = np.array([[0.3, -0.2, 2.0]])
+    assert np.allclose(project_px(point, k_canvas), project_px(point, off) + offset)

@@ -14,7 +14,7 @@ from mocap.render.overlay import MeshOverlay, OverlayConfig, render_overlay
 from mocap.types import Frame
 from mocap.view.scene import ColorBy
 from tests.render.conftest import background, box_vertices, make_run, projected_mask, read_video, write_clip
-from tests.view.conftest import SIZE_WH
+from tests.view.conftest import INTRINSICS, SIZE_WH
 
 NO_IDS = OverlayConfig(draw_ids=False)
 KERNEL = np.ones((5, 5), np.uint8)
@@ -68,6 +68,17 @@ def test_smoothed_meshes_by_default_raw_on_request(tmp_path: Path) -> None:
             change = diff(draw(overlay, 0), background(0))
         assert (change[inside_and_outside(drawn)[0]] > 30).all()
         assert (change[inside_and_outside(left_out)[0]] == 0).all()
+
+
+def test_an_off_centre_principal_point_is_honoured(tmp_path: Path) -> None:
+    intrinsics = INTRINSICS.copy()
+    intrinsics[0, 2], intrinsics[1, 2] = 95.0, 50.0  # 15 px right of the centre, 10 px above it
+    store = make_run(tmp_path / "run.zarr", {0: [1, 2]}, intrinsics=intrinsics)
+    with MeshOverlay(store, SIZE_WH, NO_IDS) as overlay:
+        change = diff(draw(overlay, 0), background(0))
+    truth = projected_mask(box_vertices(0, 1), intrinsics) | projected_mask(box_vertices(0, 2), intrinsics)
+    inner, outer = inside_and_outside(truth)
+    assert (change[inner] > 30).all() and (change[outer] == 0).all()
 
 
 def test_alpha_sets_the_opacity(tmp_path: Path) -> None:
@@ -125,6 +136,12 @@ def test_max_frames_stops_early(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "clip.mp4", 3)
     stats = render_overlay(store, clip, tmp_path / "overlay.mkv", max_frames=2)
     assert stats.frames == 2 and len(read_video(tmp_path / "overlay.mkv")) == 2
+
+
+def test_tracks_that_are_not_in_the_store_are_refused(tmp_path: Path) -> None:
+    store = make_run(tmp_path / "run.zarr", {0: [1, 2]})
+    with pytest.raises(ConfigError, match=r"it has \[1, 2\]"):
+        MeshOverlay(store, SIZE_WH, OverlayConfig(tracks=(5,)))
 
 
 def test_store_without_meshes_says_how_to_make_them(tmp_path: Path) -> None:
