@@ -93,3 +93,28 @@ def project_points(
 def camera_centres(rotation: FloatArray, translation_m: FloatArray) -> FloatArray:
     """(B, 3) camera centres in world metres: ``-R^T t``."""
     return -np.einsum("bji,bj->bi", rotation, translation_m)
+
+
+def floor_mask(
+    intrinsics: FloatArray,
+    rotation: FloatArray,
+    translation_m: FloatArray,
+    size_wh: tuple[int, int],
+    half_extent_m: float,
+) -> npt.NDArray[np.bool_]:
+    """(H, W) True where the ray through a pixel's centre hits the floor square ``|x|, |y| <= half_extent_m``, z = 0.
+
+    Args:
+        intrinsics: (3, 3) K; rotation (3, 3) and translation_m (3,) world -> camera, one camera.
+        size_wh: image (width, height).
+        half_extent_m: half the side of the square floor centred on the world origin.
+    """
+    width, height = size_wh
+    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)  # pixel centres, (H, W)
+    rays_cam = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(intrinsics).T  # (H, W, 3)
+    rays_world = rays_cam @ rotation  # R^T applied to each ray
+    eye = camera_centres(rotation[None], translation_m[None])[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance = -eye[2] / rays_world[..., 2]  # ray parameter at z = 0
+    hit = eye[:2] + distance[..., None] * rays_world[..., :2]  # (H, W, 2)
+    return (distance > 0) & (np.abs(hit) <= half_extent_m).all(axis=-1)

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mocap.errors import ConfigError
-from mocap.synth.camera import camera_centres
+from mocap.synth.camera import camera_centres, floor_mask
 from mocap.synth.scene import Backdrop, Lighting, background_image, floor_mesh, shade
 
 log = logging.getLogger(__name__)
@@ -192,13 +192,15 @@ class Renderer:
             self._scene.update_geometry(mesh)
         self._set_camera(self._scene, intrinsics, rotation, translation_m)
         color = np.asarray(self._scene.capture_screen_float_buffer(do_render=True))  # (H, W, 3) in [0, 1]
-        # Reading depth without re-rendering returns the near plane everywhere (open3d 0.20, EGL), so render again.
-        scene_depth = np.asarray(self._scene.capture_depth_float_buffer(do_render=True))  # (H, W), 0 = empty
-        color = np.where(scene_depth[..., None] > 0, color, self._background)
-        image_rgb = np.clip(np.round(color * 255.0), 0, 255).astype(np.uint8)
         depth = [self._solo_depth(vertices, intrinsics, rotation, translation_m) for vertices in vertices_world_m]
-        height, width = image_rgb.shape[:2]
+        width, height = self.size_wh
         depth_m = np.stack(depth) if depth else np.zeros((0, height, width), np.float32)
+        # Background = pixels that neither a person nor the floor covers. The floor's coverage is computed
+        # from the rays (a second full render just for the scene's depth would cost as much as the colour).
+        drawn = floor_mask(intrinsics, rotation, translation_m, self.size_wh, self._backdrop.floor_size_m / 2)
+        drawn |= (depth_m > 0).any(axis=0)
+        color = np.where(drawn[..., None], color, self._background)
+        image_rgb = np.clip(np.round(color * 255.0), 0, 255).astype(np.uint8)
         return Rendering(image_rgb=image_rgb, depth_m=depth_m)
 
     def _solo_depth(

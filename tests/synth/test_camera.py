@@ -8,6 +8,7 @@ import pytest
 from mocap.synth.camera import (
     camera_centres,
     camera_to_pixels,
+    floor_mask,
     intrinsics_from_fov,
     look_at,
     project_points,
@@ -65,3 +66,15 @@ def test_look_at_straight_down_needs_another_up() -> None:
         look_at(np.array([[0.0, 0.0, 5.0]]), np.array([[0.0, 0.0, 0.0]]))
     R, _ = look_at(np.array([[0.0, 0.0, 5.0]]), np.array([[0.0, 0.0, 0.0]]), up_world=np.array([0.0, 1.0, 0.0]))
     np.testing.assert_allclose(R[0, 2], [0.0, 0.0, -1.0], atol=1e-12)
+
+
+def test_floor_mask_below_the_horizon() -> None:
+    # A level camera 1 m up sees the floor in exactly the rows whose pixel centres lie below cy = H / 2.
+    K = intrinsics_from_fov(60.0, (64, 48))
+    R, t = look_at(np.array([[0.0, -5.0, 1.0]]), np.array([[0.0, 0.0, 1.0]]))
+    mask = floor_mask(K, R[0], t[0], (64, 48), half_extent_m=1e6)
+    assert not mask[:24].any() and mask[24:].all()
+    # A 1 m floor square seen from 5 m away covers only a patch below the horizon, centred in x.
+    small = floor_mask(K, R[0], t[0], (64, 48), half_extent_m=0.5)
+    rows, cols = np.nonzero(small)
+    assert rows.min() >= 24 and 0 < len(rows) < mask.sum() and abs(cols.mean() + 0.5 - 32) < 1

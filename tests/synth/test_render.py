@@ -148,3 +148,29 @@ def test_anny_vertices_fall_on_the_silhouette(anny_body) -> None:  # type: ignor
     # sub-pixel fingers may miss the pixel centres that rasterisation samples).
     assert near[rows, cols].all() and silhouette[rows, cols].mean() > 0.9
     np.testing.assert_allclose(bbox(silhouette), projected_pixel_bbox(px), atol=1.0)
+
+
+def test_floor_mask_matches_the_rasterised_floor(camera: tuple) -> None:
+    import open3d as o3d
+
+    from mocap.synth.camera import floor_mask
+    from mocap.synth.render import _offscreen_window
+    from mocap.synth.scene import Backdrop, floor_mesh
+
+    K, R, t = camera
+    backdrop = Backdrop(floor_size_m=6.0)  # small enough that its far edge is in view
+    renderer = Renderer(SIZE_WH, box((0, 0, 0))[1], backdrop=backdrop)
+    try:
+        vertices, triangles, _ = floor_mesh(backdrop)
+        window = _offscreen_window(SIZE_WH)
+        window.add_geometry(
+            o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(triangles))
+        )
+        renderer._set_camera(window, K, R, t)
+        rasterised = np.asarray(window.capture_depth_float_buffer(do_render=True)) > 0
+        window.destroy_window()
+    finally:
+        renderer.close()
+    mask = floor_mask(K, R, t, SIZE_WH, 3.0)
+    assert 0.2 < mask.mean() < 0.9  # the far edge and the sky above it are in view
+    assert (mask != rasterised).mean() < 0.002  # at most a pixel along the edges
