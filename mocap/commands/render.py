@@ -23,9 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="video to write (.mp4, .mkv or .mov)")
     p.add_argument(
         "--color-by",
-        type=ColorBy,
-        choices=list(ColorBy),
-        default=ColorBy.ID,
+        choices=[c.value for c in ColorBy],
+        default=ColorBy.ID.value,
         help="a colour per track id, or per-vertex uncertainty on a 0-30 mm scale with a colour bar",
     )
     p.add_argument("--raw", action="store_true", help="draw the raw per-frame meshes, not the smoothed ones")
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     # Open3D is an optional extra ("render"): import it only when the command runs.
     from mocap.render.overlay import OverlayConfig, render_overlay
 
-    config = OverlayConfig(alpha=args.alpha, color_by=args.color_by, raw=args.raw, tracks=args.tracks)
+    config = OverlayConfig(alpha=args.alpha, color_by=ColorBy(args.color_by), raw=args.raw, tracks=args.tracks)
     stats = render_overlay(args.store, args.video, args.output, config, max_frames=args.max_frames)
     print(
         f"wrote {args.output}: {stats.frames} frames, {stats.frames_with_people} with people ({stats.fps:.1f} frames/s)"
