@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -76,6 +77,8 @@ def main() -> None:
     for split, seed in (("validation", 1), ("test", 2)):
         meshes = held_out_meshes(split, args.meshes, seed)
         result[split] = {**evaluate(model, meshes), "coarse_level_floor_mm": coarse_floor_mm(model, meshes)}
+    # The machine is shared: the 1-minute load average says how contended the timings were.
+    result["load_average_1min_before_timing"] = round(os.getloadavg()[0], 2)
     result["decode_ms"] = {
         f"batch{batch}_threads{threads}": round(decode_ms(model, batch, threads), 2)
         for threads in (1, 2)
