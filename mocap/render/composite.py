@@ -93,22 +93,42 @@ def draw_track_ids(
     track_ids: Sequence[int],
     colors_rgb: npt.NDArray[np.floating],
 ) -> Image:
-    """A copy of ``image_rgb`` with each track id in a tag of its colour just above its anchor (kept inside).
+    """A copy of ``image_rgb`` with each track id in a tag of its colour just above its anchor.
 
-    ``colors_rgb`` is (N, 3) in [0, 1], one per id; the text is black or white, whichever reads on the tag.
+    Tags stay inside the image, and slide sideways off the tags drawn before them (people side by
+    side or one behind another). ``colors_rgb`` is (N, 3) in [0, 1], one per id; the text is black
+    or white, whichever reads on the tag.
     """
     out = np.ascontiguousarray(image_rgb.copy())
     h, w = out.shape[:2]
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.4, max(h, w) / 1200)
     thickness, pad = max(1, round(2 * scale)), max(2, round(3 * scale))
+    placed: list[tuple[int, int, int, int]] = []  # (left, top, width, height) of the tags drawn
     for (x, y), track_id, rgb in zip(anchors_px, track_ids, colors_rgb, strict=True):
         text = str(int(track_id))
         (text_w, text_h), _ = cv2.getTextSize(text, font, scale, thickness)
         box_w, box_h = text_w + 2 * pad, text_h + 2 * pad
-        left = int(np.clip(round(x - box_w / 2), 0, max(0, w - box_w)))
         top = int(np.clip(round(y - box_h - 4), 0, max(0, h - box_h)))
+        left = _free_left(round(x - box_w / 2), top, box_w, box_h, placed, w)
+        placed.append((left, top, box_w, box_h))
         fill = tuple(int(round(c * 255)) for c in rgb)
         ink = (0, 0, 0) if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 0.5 else (255, 255, 255)
         cv2.rectangle(out, (left, top), (left + box_w - 1, top + box_h - 1), fill, thickness=-1)
         cv2.putText(out, text, (left + pad, top + pad + text_h), font, scale, ink, thickness, cv2.LINE_AA)
     return out
+
+
+def _free_left(
+    left: int, top: int, box_w: int, box_h: int, placed: Sequence[tuple[int, int, int, int]], width: int
+) -> int:
+    """The left edge nearest ``left`` (steps of a tag's width, right first) where the tag overlaps none placed."""
+    for steps in (0, 1, -1, 2, -2, 3, -3):
+        candidate = int(np.clip(left + steps * (box_w + 2), 0, max(0, width - box_w)))
+        if not any(_overlap((candidate, top, box_w, box_h), other) for other in placed):
+            return candidate
+    return int(np.clip(left, 0, max(0, width - box_w)))
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """True when two (left, top, width, height) rectangles share a pixel."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]

@@ -77,3 +77,12 @@ def test_centred_canvas_by_hand() -> None:
     # A point lands on the canvas at its image position plus the offset.
     point = np.array([[0.3, -0.2, 2.0]])
     assert np.allclose(project_px(point, k_canvas), project_px(point, off) + offset)
+
+
+def test_tags_of_people_one_behind_another_do_not_overlap() -> None:
+    image = np.zeros((60, 80, 3), np.uint8)
+    out = draw_track_ids(image, [(40.0, 30.0), (41.0, 31.0)], [1, 2], np.array([[1.0, 0, 0], [0, 0, 1.0]]))
+    red, blue = (out == (255, 0, 0)).all(axis=-1), (out == (0, 0, 255)).all(axis=-1)
+    red_cols, blue_cols = np.nonzero(red.any(axis=0))[0], np.nonzero(blue.any(axis=0))[0]
+    assert red.sum() > 20 and blue.sum() > 20  # both tags visible
+    assert red_cols.max() < blue_cols.min()  # the second slid right of the first
