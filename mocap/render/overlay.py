@@ -164,7 +164,7 @@ class MeshOverlay:
                 visible=False,
                 show_grid=False,
                 show_frustum=False,
-                background_rgb=tuple(c / 255 for c in KEY_RGB),  # type: ignore[arg-type]
+                background_rgb=(KEY_RGB[0] / 255, KEY_RGB[1] / 255, KEY_RGB[2] / 255),
                 title="mocap render",
             )
             self._viewer = Viewer(StaticScene(self.frames.faces(), intrinsics, canvas_wh), config)
