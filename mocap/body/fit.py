@@ -139,7 +139,9 @@ class TrackFitter:
         chunks = [self._pose(target[i : i + self.config.chunk_frames], rest, phenotype)
                   for i in range(0, len(target), self.config.chunk_frames)]  # fmt: skip
         return BodyParams(
-            pose_rotmat=torch.cat([c[0] for c in chunks]), transl_m=torch.cat([c[1] for c in chunks]), phenotype=phenotype
+            pose_rotmat=torch.cat([c[0] for c in chunks]),
+            transl_m=torch.cat([c[1] for c in chunks]),
+            phenotype=phenotype,
         )
 
     def fit_phenotype(self, target_m: torch.Tensor) -> torch.Tensor:

@@ -61,7 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=ExportRig.ANNY,
         help="BVH skeleton: Anny's own 104 bones or one of the rigs anny ships; default anny",
     )
-    p.add_argument("--smoothed", action="store_true", help="use the smoothed meshes (vertices_smoothed_cam_m) if stored")
+    p.add_argument(
+        "--smoothed", action="store_true", help="use the smoothed meshes (vertices_smoothed_cam_m) if stored"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="PATH", help="file to write (.bvh or .npz)")
     p.set_defaults(handler=run)
 
@@ -89,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_bvh_file(export_motion(track.params, AnnyBody(args.rig.body_rig)), args.output, track.fps)
     filled = int((~track.observed).sum())
-    print(f"wrote {args.output}: track {track_id}, {len(track.frame_index)} frames at {track.fps:g} fps ({filled} interpolated)")
+    frames = len(track.frame_index)
+    print(f"wrote {args.output}: track {track_id}, {frames} frames at {track.fps:g} fps ({filled} interpolated)")
     return 0

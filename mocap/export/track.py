@@ -75,7 +75,9 @@ def interpolate_gaps(
     return full, pose, transl
 
 
-def load_track(store_path: str | Path, track_id: int, *, smoothed: bool = False, body: AnnyBody | None = None) -> TrackParams:
+def load_track(
+    store_path: str | Path, track_id: int, *, smoothed: bool = False, body: AnnyBody | None = None
+) -> TrackParams:
     """Read (or fit) one track's body parameters; see the module docstring.
 
     Raises:
@@ -85,7 +87,9 @@ def load_track(store_path: str | Path, track_id: int, *, smoothed: bool = False,
 
     store = open_store(store_path)
     if track_id not in store.track_ids:
-        raise StoreError(f"{store_path} has no track {track_id}; its tracks are {store.track_ids} (pass one with --track)")
+        raise StoreError(
+            f"{store_path} has no track {track_id}; its tracks are {store.track_ids} (pass one with --track)"
+        )
     track = store.track(track_id)
     fps = float(store.attrs.get("fps") or DEFAULT_FPS)
     if all(f in track.fields for f in PARAM_FIELDS):

@@ -79,7 +79,9 @@ def test_fit_estimates_the_phenotype(body: AnnyBody) -> None:
     truth, vertices, joints = heldout_track(body, frames=8, seed=1)
     fit = TrackFitter(body, FitConfig(phenotype_frames=1, phenotype_steps=20)).fit(vertices)
     vertex_mm, joint_mm = errors_mm(body, fit, vertices, joints)
-    neutral = TrackFitter(body).fit(vertices, init=BodyParams(truth.pose_rotmat, truth.transl_m, torch.full((1, 6), 0.5)))
+    neutral = TrackFitter(body).fit(
+        vertices, init=BodyParams(truth.pose_rotmat, truth.transl_m, torch.full((1, 6), 0.5))
+    )
     neutral_mm, _ = errors_mm(body, neutral, vertices, joints)
     assert fit.phenotype.shape == (1, 6) and ((fit.phenotype >= 0) & (fit.phenotype <= 1)).all()
     assert vertex_mm < 0.7 * neutral_mm, (vertex_mm, neutral_mm)  # the fitted body beats the average body

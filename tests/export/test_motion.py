@@ -73,5 +73,7 @@ def test_rig_bones_follow_the_matching_anny_bones(body: AnnyBody, rig: str, hand
     params = walking_params(body)
     rig_joints = export_motion(params, rig_body).joints_world_m()
     default_joints = export_motion(params, body).joints_world_m()
-    gap_m = np.linalg.norm(rig_joints[:, rig_body.joint_index(hand)] - default_joints[:, body.joint_index(wrist)], axis=-1)
+    gap_m = np.linalg.norm(
+        rig_joints[:, rig_body.joint_index(hand)] - default_joints[:, body.joint_index(wrist)], axis=-1
+    )
     assert gap_m.max() < 0.05

@@ -29,8 +29,8 @@ def test_npz_fields_reproduce_the_body_in_the_y_up_world(body: AnnyBody, tmp_pat
     assert {k: v.shape for k, v in data.items()} == shapes
     assert float(data["fps"]) == FPS and data["joint_names"][0] == "root" and data["parents"][0] == -1
     with torch.no_grad():
-        out = body.forward(torch.from_numpy(data["pose_rotmat"]), torch.from_numpy(data["phenotype"])[None].expand(t, -1),
-                           torch.from_numpy(data["transl_m"]))  # fmt: skip
+        phenotype = torch.from_numpy(data["phenotype"])[None].expand(t, -1)
+        out = body.forward(torch.from_numpy(data["pose_rotmat"]), phenotype, torch.from_numpy(data["transl_m"]))
     np.testing.assert_allclose(out.joints_m.numpy(), data["joints_m"], atol=1e-5)
     np.testing.assert_allclose(data["joints_m"], export_motion(track.params, body).joints_world_m(), atol=1e-4)
     head, foot = body.joint_index("head"), body.joint_index("foot.L")
