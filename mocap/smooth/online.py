@@ -39,7 +39,7 @@ class OnlineSmoother:
             else:
                 state = correct(predict(state, time_s, self.config), position, variance)
             self._states[track_id] = state
-            out[row] = state.mean[:, 0].reshape(vertices_m.shape[1:])
+            out[row] = state.position.reshape(vertices_m.shape[1:])
         self._forget(time_s)
         return out
 

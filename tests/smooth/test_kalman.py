@@ -17,18 +17,21 @@ CONFIG = SmoothConfig()
 
 def test_update_matches_hand_computed_scalar_kalman() -> None:
     # Prior: position 0 (var 1), velocity 0 (var 1); measurement 2 with variance 1.
-    state = FilterState(np.zeros((1, 2)), np.eye(2)[None].copy(), 0.0)
+    one, zero = np.ones(1), np.zeros(1)
+    state = FilterState(position=zero, velocity=zero, p00=one, p01=zero, p11=one, time_s=0.0)
     out = correct(state, np.array([2.0]), np.array([1.0]))
     # gain = P[:,0] / (P00 + R) = (1, 0) / 2 -> position 1, variance 0.5, velocity untouched.
-    assert np.allclose(out.mean, [[1.0, 0.0]]) and np.allclose(out.cov, [[[0.5, 0.0], [0.0, 1.0]]])
+    assert np.allclose(np.concatenate([out.position, out.velocity]), [1.0, 0.0])
+    assert np.allclose(np.concatenate([out.p00, out.p01, out.p11]), [0.5, 0.0, 1.0])
 
 
 def test_predict_moves_by_velocity_and_grows_uncertainty() -> None:
-    state = FilterState(np.array([[1.0, 2.0]]), np.zeros((1, 2, 2)), 0.0)
+    zero = np.zeros(1)
+    state = FilterState(position=np.ones(1), velocity=np.full(1, 2.0), p00=zero, p01=zero, p11=zero, time_s=0.0)
     out = predict(state, 0.5, SmoothConfig(accel_std_m_s2=2.0))
-    assert np.allclose(out.mean, [[2.0, 2.0]])
+    assert np.allclose(np.concatenate([out.position, out.velocity]), [2.0, 2.0])
     # Q = a^2 [[dt^4/4, dt^3/2], [dt^3/2, dt^2]] with a = 2, dt = 0.5.
-    assert np.allclose(out.cov[0], 4 * np.array([[0.015625, 0.0625], [0.0625, 0.25]]))
+    assert np.allclose(np.concatenate([out.p00, out.p01, out.p11]), 4 * np.array([0.015625, 0.0625, 0.25]))
 
 
 def test_constant_velocity_signal_passes_unchanged() -> None:
