@@ -21,9 +21,17 @@ rotation. The fit is therefore closed form and batched over frames:
 4. **Translation**: Anny translates the whole mesh with the root, so ``transl_m`` is the mean
    offset between the target and the mesh posed at the origin (exact least squares).
 
-Measured (``benchmarks/bench_export.py``, 2 busy CPU cores, held-out ``test`` poses on random
-phenotypes, 64 frames): see :data:`MEASURED` — a few tens of ms per frame.
+Measured (``benchmarks/bench_export.py`` -> ``benchmarks/results/export.json``, 2 busy CPU
+cores, 3 held-out ``test``-split tracks of 64 frames on random phenotypes):
 
+- pose only (phenotype known / from ``init``): **12 mm** mean vertex error, **14 mm** joint error,
+  **25 ms per frame**;
+- phenotype fitted too: 35 mm / 35 mm (phenotype off by 0.25 on average: muscle and weight trade
+  off against each other and against pose error), the phenotype fit a one-off ~10 s per track;
+  with 5 mm vertex noise: 36 mm / 36 mm; on a ``mocap synth`` store (float16 meshes, 2 people,
+  90 frames): 25 and 17 mm vertex error. The average body alone scores ~32 mm, so the phenotype
+  fit is the weak step (a joint pose + phenotype refinement would be the next thing to try).
+- ``AnnyBody.fit`` (AnnyInverter) reaches 3-9 mm but at ~8 s per mesh, 300x slower.
 Example:
     >>> params = fit_track(vertices_m, AnnyBody())   # doctest: +SKIP
     >>> params.pose_rotmat.shape, params.phenotype.shape   # doctest: +SKIP
@@ -42,8 +50,6 @@ from mocap.body.anny_body import PHENOTYPE_LABELS, AnnyBody, neutral_phenotypes
 from mocap.body.base import BodyParams
 
 log = logging.getLogger(__name__)
-
-MEASURED: Final = "filled in by benchmarks/bench_export.py; see benchmarks/results/export.json"
 
 # Bones with no vertices of their own, and the bones whose vertices show their rotation.
 _GROUPS: Final = {"root": ("pelvis.L", "pelvis.R", "spine05")}
