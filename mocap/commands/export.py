@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from mocap.errors import StoreError
     from mocap.export.motion import export_motion
     from mocap.export.track import load_track
-    from mocap.export.writers import write_bvh_file, write_npz
+    from mocap.export.writers import check_writable, write_bvh_file, write_npz
     from mocap.io.store import open_store
 
     fmt = args.format or (ExportFormat.NPZ if args.output.suffix.lower() == ".npz" else ExportFormat.BVH)
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if len(ids) != 1:
             raise StoreError(f"{args.store} has tracks {ids}; choose one with --track ID")
         track_id = ids[0]
+    check_writable(args.output)  # before the fit, which takes seconds
     track = load_track(args.store, track_id, smoothed=args.smoothed)
     if fmt is ExportFormat.NPZ:
         write_npz(track, args.output, AnnyBody("default"))

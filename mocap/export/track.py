@@ -76,9 +76,16 @@ def interpolate_gaps(
 
 
 def load_track(
-    store_path: str | Path, track_id: int, *, smoothed: bool = False, body: AnnyBody | None = None
+    store_path: str | Path,
+    track_id: int,
+    *,
+    smoothed: bool = False,
+    body: AnnyBody | None = None,
+    init: BodyParams | None = None,
 ) -> TrackParams:
     """Read (or fit) one track's body parameters; see the module docstring.
+
+    ``init``: passed to :func:`~mocap.body.fit.fit_track` (a known phenotype skips its fit).
 
     Raises:
         StoreError: the store has no such track (the ids are listed) or no mesh fields.
@@ -106,7 +113,7 @@ def load_track(
         if smoothed and name != "vertices_smoothed_cam_m":
             log.warning("track %d has no vertices_smoothed_cam_m; exporting the raw meshes", track_id)
         vertices = torch.from_numpy(np.asarray(track[name], np.float32))
-        fitted = fit_track(vertices, body or AnnyBody("default"))
+        fitted = fit_track(vertices, body or AnnyBody("default"), init=init)
         pose, transl, phenotype = fitted.pose_rotmat, fitted.transl_m, fitted.phenotype
     frames = np.asarray(track.frame_index, np.int64)
     full, pose, transl = interpolate_gaps(frames, pose, transl)

@@ -40,7 +40,8 @@ def to_bvh_motion(rig: RigMotion, fps: float) -> Motion:
     return Motion(skeleton, rig.local_rotmat(), rig.root_m.astype(np.float64), fps=fps, unit_m=BVH_UNIT_M)
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
+    """Raise ConfigError naming the fix when ``path`` cannot be written (creates it empty otherwise)."""
     if not path.parent.is_dir():
         raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist; create it or pick another -o")
     try:
@@ -53,7 +54,7 @@ def _check_writable(path: Path) -> None:
 def write_bvh_file(rig: RigMotion, path: str | Path, fps: float) -> Motion:
     """Write ``rig`` as BVH at ``path``; returns the written :class:`Motion` (centimetres)."""
     path = Path(path)
-    _check_writable(path)
+    check_writable(path)
     motion = to_bvh_motion(rig, fps)
     write_bvh(motion, path)
     return motion
@@ -71,7 +72,7 @@ def write_npz(track: TrackParams, path: str | Path, body: AnnyBody) -> None:
     from mocap.export.motion import export_motion
 
     path = Path(path)
-    _check_writable(path)
+    check_writable(path)
     rig = export_motion(track.params, body)
     to_world = torch.as_tensor(CAMERA_TO_WORLD, dtype=torch.float32)
     pose = track.params.pose_rotmat.float().clone()

@@ -54,8 +54,13 @@ def _tracks(ids: list[int]) -> Tracks:
     )
 
 
-def write_store(path: Path, body: AnnyBody, *, meshes: bool = True, params: bool = False) -> BodyParams:
-    """Track 1 (missing on GAP frames) and track 2 (frames 0-2); returns track 1's true parameters."""
+def write_store(
+    path: Path, body: AnnyBody, *, meshes: bool = True, params: bool = False, smoothed: bool = False
+) -> BodyParams:
+    """Track 1 (missing on GAP frames) and track 2 (frames 0-2); returns track 1's true parameters.
+
+    ``smoothed``: the true meshes go to ``vertices_smoothed_cam_m`` and ``vertices_cam_m`` gets 10 cm noise.
+    """
     truth = walking_params(body)
     with torch.no_grad():
         vertices = body.forward(truth.pose_rotmat, truth.phenotype.expand(NUM_FRAMES, -1), truth.transl_m).vertices_m
@@ -64,7 +69,11 @@ def write_store(path: Path, body: AnnyBody, *, meshes: bool = True, params: bool
             ids = [t for t in (1, 2) if (t == 1 and i not in GAP) or (t == 2 and i < 3)]
             fields: dict[str, np.ndarray] = {}
             if meshes:
-                fields["vertices_cam_m"] = np.repeat(vertices[i : i + 1].numpy().astype(np.float16), len(ids), 0)
+                true = np.repeat(vertices[i : i + 1].numpy(), len(ids), 0)
+                if smoothed:
+                    fields["vertices_smoothed_cam_m"] = true.astype(np.float16)
+                    true = true + np.random.default_rng(i).normal(0, 0.1, true.shape)
+                fields["vertices_cam_m"] = true.astype(np.float16)
             if params:
                 fields["body_pose_rotmat"] = np.repeat(truth.pose_rotmat[i : i + 1].numpy(), len(ids), 0)
                 fields["body_transl_m"] = np.repeat(truth.transl_m[i : i + 1].numpy(), len(ids), 0)

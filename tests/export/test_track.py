@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mocap.body.anny_body import AnnyBody
+from mocap.body.base import BodyParams
 from mocap.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from mocap.errors import StoreError
 from mocap.export.track import interpolate_gaps, load_track
@@ -56,6 +57,14 @@ def test_meshes_are_fitted(body: AnnyBody, tmp_path: Path) -> None:
     error_mm = (fitted - expected).norm(dim=-1).mean(1) * 1000
     assert error_mm[track.observed].max() < 35, error_mm
     assert error_mm.max() < 50, error_mm  # interpolated frames of a smooth motion stay close too
+
+
+def test_smoothed_meshes_are_preferred_when_asked(body: AnnyBody, tmp_path: Path) -> None:
+    truth = write_store(tmp_path / "run.zarr", body, smoothed=True)
+    init = BodyParams(truth.pose_rotmat[:1], truth.transl_m[:1], truth.phenotype)
+    track = load_track(tmp_path / "run.zarr", 1, smoothed=True, body=body, init=init)
+    error_mm = (track.params.transl_m - truth.transl_m).norm(dim=-1) * 1000
+    assert error_mm[track.observed].max() < 30, error_mm  # the raw meshes carry 10 cm noise
 
 
 def test_unknown_track_lists_the_ids(body: AnnyBody, tmp_path: Path) -> None:
