@@ -51,7 +51,6 @@ def worker_mediapipe(clip: Path) -> dict:
 
 def worker_pipeline_frames(clip: Path) -> dict:
     from mocap.io.store import StoreWriter
-
     from mocap.pipeline import Pipeline, RunConfig
 
     frames = _decode(clip)
@@ -74,7 +73,6 @@ def worker_pipeline_frames(clip: Path) -> dict:
 def worker_run(clip: Path) -> dict:
     from mocap.io.sources import open_source
     from mocap.io.store import StoreWriter, open_store
-
     from mocap.pipeline import Pipeline, RunConfig, StoreSink, capture
 
     with tempfile.TemporaryDirectory() as tmp:
