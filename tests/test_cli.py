@@ -152,3 +152,45 @@ def test_missing_model_files_name_the_fix(
     err = capsys.readouterr().err
     assert "MOCAP_MODELS_DIR" in err and "mocap train" in err
     assert not (tmp_path / "o.zarr").exists(), "nothing is written before the models load"
+
+
+@pytest.fixture(scope="module")
+def mesh_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped models on the first 12 frames of a bundled sample, offline mode, 4 samples per sampled crop."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
+    store = tmp_path_factory.mktemp("mesh") / "walk.zarr"
+    args = ["run", str(sample), "-o", str(store), "--no-progress", "--max-frames", "12", "--samples", "4"]
+    assert main(args) == 0
+    return store
+
+
+def test_run_with_the_mesh_model_stores_meshes(mesh_run: Path) -> None:
+    store = open_store(mesh_run)
+    assert store.attrs["models"]["mega_anny"].startswith("mega_anny/mega.pt sha256:")
+    (track_id,) = store.track_ids
+    track = store.track(track_id)
+    n = len(track)
+    assert track["tokens"].shape == (n, 54) and track["vertices_cam_m"].shape == (n, 13718, 3)
+    vertices = track["vertices_smoothed_cam_m"].astype(np.float32)
+    assert np.isfinite(vertices).all()
+    # The person stands 2-15 m in front of the camera, about 1-2.2 m tall (camera y is down).
+    depth = vertices[..., 2].mean(axis=1)
+    height = vertices[..., 1].max(axis=1) - vertices[..., 1].min(axis=1)
+    assert np.all((depth > 2) & (depth < 15)) and np.all((height > 0.8) & (height < 2.3))
+    # The mesh projects onto the detected person: its centroid lands inside the tracked box.
+    k = np.asarray(store.attrs.get("intrinsics") or [[640, 0, 320], [0, 640, 240], [0, 0, 1]])
+    centre = vertices.mean(axis=1)
+    u = k[0, 0] * centre[:, 0] / centre[:, 2] + k[0, 2]
+    box = track["xyxy_px"]
+    assert np.mean((u > box[:, 0]) & (u < box[:, 2])) > 0.9
+
+
+def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> None:
+    import bvhio
+
+    bvh, npz = tmp_path / "walk.bvh", tmp_path / "walk.npz"
+    assert main(["export", str(mesh_run), "--format", "bvh", "-o", str(bvh)]) == 0
+    assert main(["export", str(mesh_run), "--format", "npz", "-o", str(npz)]) == 0
+    root = bvhio.readAsHierarchy(str(bvh))
+    assert len(root.Keyframes) == len(open_store(mesh_run).track(1).frame_index)
+    assert np.load(npz)["pose_rotmat"].shape[1:] == (104, 3, 3)
