@@ -96,11 +96,14 @@ def bench_synth(body: AnnyBody, store_path: Path) -> dict:
         track = store.track(track_id)
         vertices = torch.from_numpy(np.asarray(track["vertices_cam_m"], np.float32))
         joints = torch.from_numpy(np.asarray(track["joints_cam_m"], np.float32))
+        truth = torch.from_numpy(np.asarray(track["phenotype"][:1], np.float32))
+        known, known_ms = timed_fit(body, vertices, BodyParams(torch.empty(0), torch.empty(0), truth))
         fit, ms = timed_fit(body, vertices, None)
         row = errors(body, fit, vertices, joints)
         row["ms_per_frame"] = ms
         row["frames"] = len(vertices)
-        row["phenotype_abs_error"] = float((fit.phenotype - torch.from_numpy(track["phenotype"][:1])).abs().mean())
+        row["phenotype_abs_error"] = float((fit.phenotype - truth).abs().mean())
+        row["known_phenotype"] = {**errors(body, known, vertices, joints), "ms_per_frame": known_ms}
         result["tracks"][str(track_id)] = row
         result["_fit"] = fit  # the last track's fit, for the BVH check
     return result

@@ -11,7 +11,7 @@ rotation. The fit is therefore closed form and batched over frames:
    the closed-form mean offset).
 2. **Per-bone rigid motion**: weighted Kabsch (Procrustes) from the rest mesh of that phenotype
    onto the target, on the ``vertices_per_bone`` vertices each bone weighs most, weights ``w**2``.
-   Then ``sweeps`` rounds of the skinning-decomposition update (as in SSDR, Le & Deng 2012): for
+   Then ``sweeps`` damped rounds of the skinning-decomposition update (as in SSDR, Le & Deng 2012): for
    bone j, the target minus every other bone's share of the current LBS prediction is what bone j
    must explain, ``q_v = p_v - sum_{k != j} w_vk T_k r_v``, and a Kabsch of ``r_v -> q_v / w_vj``
    (weights ``w_vj**2``) refines it. Blended vertices (shoulders, neck, hips) then count right.
@@ -48,6 +48,7 @@ import torch
 
 from mocap.body.anny_body import PHENOTYPE_LABELS, AnnyBody, neutral_phenotypes
 from mocap.body.base import BodyParams
+from mocap.body.rotations import matrix_to_quaternion, quaternion_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,25 @@ class FitConfig:
     Attributes:
         vertices_per_bone: vertices per bone in its Kabsch (the ones it weighs most).
         sweeps: skinning-decomposition refinement rounds after the first Kabsch.
+        step: how far each round moves towards its solution (quaternion lerp): all bones update at
+            once, so full steps overshoot where neighbours share vertices (measured, held-out poses:
+            1 full round 15.5 mm vertex error; 3 rounds at 0.7: 7.4 mm; 6 rounds at 0.6: 5.1 mm).
         phenotype_frames: frames (evenly spread over the track) the phenotype is fitted on.
         phenotype_steps: Adam steps of the phenotype fit.
         phenotype_lr: Adam learning rate, in phenotype units (0..1) per step.
+        search_steps: then a pattern search, one phenotype value at a time by +-these steps, each
+            candidate scored by the vertex error after a full pose fit (what Adam, with the poses
+            frozen, cannot see); measured: held-out tracks 26/8/15 mm -> 8/7/9 mm vertex error.
         chunk_frames: frames fitted at once (bounds memory: ~5 MB per frame).
     """
 
     vertices_per_bone: int = 256
-    sweeps: int = 1
-    phenotype_frames: int = 4
+    sweeps: int = 3
+    step: float = 0.7
+    phenotype_frames: int = 2
     phenotype_steps: int = 30
     phenotype_lr: float = 0.05
+    search_steps: tuple[float, ...] = (0.2, 0.1, 0.05)
     chunk_frames: int = 64
 
 
@@ -95,6 +104,13 @@ def kabsch(source: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) ->
     fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], dim=-1))
     rotation = vh.transpose(-1, -2) @ fix @ u.transpose(-1, -2)
     return rotation, mean_t - (rotation @ mean_s[..., None])[..., 0]
+
+
+def _nlerp(r0: torch.Tensor, r1: torch.Tensor, weight: float) -> torch.Tensor:
+    """(..., 3, 3) rotations -> (..., 3, 3) normalised quaternion lerp, ``weight`` 0 = r0, 1 = r1."""
+    q0, q1 = matrix_to_quaternion(r0), matrix_to_quaternion(r1)
+    q1 = q1 * torch.where((q0 * q1).sum(-1, keepdim=True) < 0, -1.0, 1.0)  # shortest arc
+    return quaternion_to_matrix((1 - weight) * q0 + weight * q1)
 
 
 def world_to_local(world_rotmat: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
@@ -166,7 +182,27 @@ class TrackFitter:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        return torch.sigmoid(logit).detach()
+        return self._pattern_search(target, torch.sigmoid(logit).detach())
+
+    def _pattern_search(self, target: torch.Tensor, phenotype: torch.Tensor) -> torch.Tensor:
+        """(n, V, 3) frames, (1, 6) start -> (1, 6) improved one value at a time (see FitConfig)."""
+        best, best_error = phenotype, self._pose_error(target, phenotype)
+        for step in self.config.search_steps:
+            for index in range(len(PHENOTYPE_LABELS)):
+                for sign in (1.0, -1.0):
+                    candidate = best.clone()
+                    candidate[0, index] = (candidate[0, index] + sign * step).clamp(0.0, 1.0)
+                    error = self._pose_error(target, candidate)
+                    if error < best_error:
+                        best, best_error = candidate, error
+        return best
+
+    @torch.no_grad()
+    def _pose_error(self, target: torch.Tensor, phenotype: torch.Tensor) -> float:
+        """Mean vertex error (m) of the closed-form pose fit of ``target`` with ``phenotype``."""
+        pose, transl = self._pose(target, self._rest_vertices(phenotype), phenotype)
+        vertices = self.body.forward(pose, phenotype.expand(len(target), -1), transl).vertices_m
+        return float((vertices - target).norm(dim=-1).mean())
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -184,7 +220,9 @@ class TrackFitter:
         source = rest[self._vertex_index]  # (J, K, 3)
         rotation, shift = kabsch(source.expand(frames, -1, -1, -1), target[:, self._vertex_index], self._weights**2)
         for _ in range(self.config.sweeps):
-            rotation, shift = self._sweep(target, rest, source, rotation, shift)
+            new_rotation, new_shift = self._sweep(target, rest, source, rotation, shift)
+            rotation = _nlerp(rotation, new_rotation, self.config.step)
+            shift = shift + self.config.step * (new_shift - shift)
         local = world_to_local(rotation, self._parents)
         posed = self.body.forward(local, phenotype.expand(frames, -1)).vertices_m
         return local, (target - posed).mean(1)
