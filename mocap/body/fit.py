@@ -8,7 +8,8 @@ rotation. The fit is therefore closed form and batched over frames:
 1. **Phenotype, once per track** (skipped when ``init`` gives one): pose a few frames with the
    neutral body (steps 2-3), then a few Adam steps on the 6 phenotype values minimise the vertex
    error of those frames (Anny is differentiable; the poses stay fixed, the root translation is
-   the closed-form mean offset).
+   the closed-form mean offset), then a pattern search (one value at a time, +-0.2/0.1/0.05)
+   scores each candidate by the error after a full pose fit.
 2. **Per-bone rigid motion**: weighted Kabsch (Procrustes) from the rest mesh of that phenotype
    onto the target, on the ``vertices_per_bone`` vertices each bone weighs most, weights ``w**2``.
    Then ``sweeps`` damped rounds of the skinning-decomposition update (as in SSDR, Le & Deng 2012): for
@@ -21,17 +22,18 @@ rotation. The fit is therefore closed form and batched over frames:
 4. **Translation**: Anny translates the whole mesh with the root, so ``transl_m`` is the mean
    offset between the target and the mesh posed at the origin (exact least squares).
 
-Measured (``benchmarks/bench_export.py`` -> ``benchmarks/results/export.json``, 2 busy CPU
-cores, 3 held-out ``test``-split tracks of 64 frames on random phenotypes):
+Measured (``benchmarks/bench_export.py`` -> ``benchmarks/results/export.json``, 2 shared CPU
+cores, 3 held-out ``test``-split tracks of 64 frames on random phenotypes, camera frame):
 
-- pose only (phenotype known / from ``init``): **12 mm** mean vertex error, **14 mm** joint error,
-  **25 ms per frame**;
-- phenotype fitted too: 35 mm / 35 mm (phenotype off by 0.25 on average: muscle and weight trade
-  off against each other and against pose error), the phenotype fit a one-off ~10 s per track;
-  with 5 mm vertex noise: 36 mm / 36 mm; on a ``mocap synth`` store (float16 meshes, 2 people,
-  90 frames): 25 and 17 mm vertex error. The average body alone scores ~32 mm, so the phenotype
-  fit is the weak step (a joint pose + phenotype refinement would be the next thing to try).
-- ``AnnyBody.fit`` (AnnyInverter) reaches 3-9 mm but at ~8 s per mesh, 300x slower.
+- pose only (phenotype known / from ``init``): **5.1 mm** mean vertex error, **6.3 mm** joint
+  error, **12-46 ms per frame** (the spread is other work on the machine);
+- phenotype fitted too: 12.7 mm / 13.3 mm at ~53 ms per frame over 64 frames (the phenotype fit
+  is a one-off ~2-3 s per track); with 5 mm vertex noise: 15.3 / 15.9 mm; on a ``mocap synth``
+  store (float16 meshes, 2 people, 90 frames): 12.2 / 14.9 and 9.9 / 11.7 mm (3.8 / 4.6 and
+  5.6 / 6.5 mm with the true phenotype). Phenotype values themselves stay ~0.2 off on average:
+  muscle and weight trade off against each other with nearly the same mesh.
+- ``AnnyBody.fit`` (AnnyInverter) reaches 3-9 mm but at ~8 s per mesh, ~200x slower.
+
 Example:
     >>> params = fit_track(vertices_m, AnnyBody())   # doctest: +SKIP
     >>> params.pose_rotmat.shape, params.phenotype.shape   # doctest: +SKIP
