@@ -88,8 +88,12 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
         "--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"), help="frozen tokenizer"
     )
     p.add_argument(
-        "--preset", choices=("anny-landmarks-small", "tiny"), default="anny-landmarks-small", help="model size"
+        "--preset",
+        choices=("anny-landmarks-cpu", "anny-landmarks-small", "tiny"),
+        default="anny-landmarks-small",
+        help="model size: cpu (shipped, D=128), small (D=256, for a GPU), tiny (tests)",
     )
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; more was slower on 2 cores)")
     p.add_argument("--steps", type=int, default=20_000, help="optimiser steps (default 20000)")
     p.add_argument("--batch", type=int, default=64, help="meshes per step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate per 256 examples (default 1e-3)")
@@ -107,9 +111,12 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
 
 
 def _run_mega(args: argparse.Namespace) -> int:
+    import torch
+
     from mocap.mega.recipe import MegaRecipe, train_mega
     from mocap.mega.train import TrainConfig
 
+    torch.set_num_threads(args.threads)
     train = TrainConfig(
         steps=args.steps,
         base_lr=args.lr,
