@@ -46,11 +46,14 @@ def procrustes_aligned(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean |second difference| error of root-aligned joints (T, J, 3) metres -> mm/frame^2."""
+    """Mean |second difference| error of the body landmarks, hip-centred: (T, 33, 3) metres -> mm/frame^2."""
     if len(pred) < 3:
         return float("nan")
-    root = lambda x: x - x[:, HIPS].mean(axis=1, keepdims=True)  # noqa: E731
-    return float(np.linalg.norm(np.diff(root(pred), 2, axis=0) - np.diff(root(gt), 2, axis=0), axis=-1).mean() * 1000)
+
+    def body(x: np.ndarray) -> np.ndarray:
+        return (x - x[:, HIPS].mean(axis=1, keepdims=True))[:, BODY]
+
+    return float(np.linalg.norm(np.diff(body(pred), 2, axis=0) - np.diff(body(gt), 2, axis=0), axis=-1).mean() * 1000)
 
 
 def gt_vertices_cam(gt_track, frames: np.ndarray) -> np.ndarray:
@@ -124,8 +127,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         gv = gt_vertices_cam(gtrack, rows_gt)
         pv = np.stack(pred["vertices_smoothed_cam_m"])
         pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))
-        accel_raw.append(accel_error_mm(raw[:, BODY + HIPS], gt_joints[:, BODY + HIPS]))
-        accel_smooth.append(accel_error_mm(smooth[:, BODY + HIPS], gt_joints[:, BODY + HIPS]))
+        accel_raw.append(accel_error_mm(raw, gt_joints))
+        accel_smooth.append(accel_error_mm(smooth, gt_joints))
     gt_person_frames = sum(len(gt.track(p)) for p in gt.track_ids)
     return {
         "mpjpe_mm": float(np.mean(mpjpe) * 1000) if mpjpe else None,
