@@ -9,9 +9,9 @@ fresh ``pip install`` has them with no download. ``MOCAP_MODELS_DIR`` points els
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,13 +29,11 @@ def models_dir() -> Path:
     """The folder holding the default models: $MOCAP_MODELS_DIR, the installed package, or the checkout."""
     if override := os.environ.get("MOCAP_MODELS_DIR"):
         return Path(override)
-    try:
-        installed = Path(str(resources.files("mocap.weights")))
-        if installed.is_dir():
-            return installed
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "models"
+    spec = importlib.util.find_spec("mocap.weights")  # a data-only package: models/ mapped in setup.py
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
+    return Path(__file__).resolve().parents[2] / "models"  # a checkout used without installing
 
 
 def model_path(name: str) -> Path:
