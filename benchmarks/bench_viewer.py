@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_store import write_store
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE_WH = (640, 480)
@@ -38,34 +39,6 @@ def anny_camera_vertices() -> tuple[np.ndarray, np.ndarray]:
     cam = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)  # a rotation (det +1): the winding stays outward
     cam[:, 1] += 1.5 - cam[:, 1].max()
     return cam.astype(np.float32), body.faces
-
-
-def write_store(path: Path, people: int, frames: int, mesh: np.ndarray) -> None:
-    """A store of ``people`` walking Anny meshes (float16 vertices, uncertainty) over ``frames`` frames."""
-    from mocap.io.store import StoreWriter
-    from mocap.types import NUM_LANDMARKS, FrameResult, Tracks
-
-    ids = np.arange(1, people + 1)
-    n = len(ids)
-    tracks = Tracks(
-        track_id=ids.astype(np.int64),
-        state=np.ones(n, np.int8),
-        age=np.zeros(n, np.int32),
-        detection_index=np.arange(n, dtype=np.int64),
-        xyxy_px=np.zeros((n, 4), np.float32),
-        score=np.ones(n, np.float32),
-        landmarks_px=np.zeros((n, NUM_LANDMARKS, 3), np.float32),
-        landmarks_world_m=np.zeros((n, NUM_LANDMARKS, 3), np.float32),
-    )
-    offsets = np.stack([np.linspace(-1.5, 1.5, n), np.zeros(n), np.full(n, 5.0)], axis=1)  # (n, 3) metres
-    attrs = {"fps": 30.0, "source": {"kind": "bench", "size_wh": list(SIZE_WH)}}
-    with StoreWriter(path, attrs=attrs) as writer:
-        for i in range(frames):
-            step = np.array([0.01 * i, 0.0, 0.0])
-            vertices = (mesh[None] + (offsets + step)[:, None]).astype(np.float16)  # (n, V, 3)
-            uncertainty = np.full(vertices.shape[:2], 0.01, np.float32)
-            fields = {"vertices_cam_m": vertices, "vertex_uncertainty_m": uncertainty}
-            writer.write(FrameResult(i, i / 30.0, SIZE_WH, tracks, fields))
 
 
 def measure(store: Path, size_px: int, faces: np.ndarray) -> dict:
@@ -123,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for people in (1, 4):
             store = Path(tmp) / f"people{people}.zarr"
-            write_store(store, people, args.frames, mesh)
+            write_store(store, people, args.frames, SIZE_WH, mesh, faces)
             for size_px in (640, 960):
                 results["runs"].append({"people": people, **measure(store, size_px, faces)})
     results["load_average_1min_after"] = round(os.getloadavg()[0], 2)

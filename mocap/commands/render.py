@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mocap.commands import track_ids
 from mocap.view.scene import ColorBy
 
 
@@ -29,21 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--raw", action="store_true", help="draw the raw per-frame meshes, not the smoothed ones")
     p.add_argument("--alpha", type=float, default=0.7, help="opacity of the meshes, 0 to 1; default 0.7")
-    p.add_argument("--tracks", type=_track_list, metavar="IDS", help="draw only these track ids, e.g. 1,2")
+    p.add_argument("--tracks", type=track_ids, metavar="IDS", help="draw only these track ids, e.g. 1,2")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after the first N frames of the video")
     p.set_defaults(handler=run)
-
-
-def _track_list(text: str) -> tuple[int, ...]:
-    try:
-        ids = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--tracks takes comma-separated track ids such as 1,2, not {text!r}"
-        ) from None
-    if not ids:
-        raise argparse.ArgumentTypeError("--tracks needs at least one track id, e.g. --tracks 1")
-    return ids
 
 
 def run(args: argparse.Namespace) -> int:

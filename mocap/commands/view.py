@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from mocap.commands import track_ids
 from mocap.errors import ConfigError
 from mocap.view.config import Viewpoint
 from mocap.view.scene import UNCERTAINTY_MAX_M, ColorBy
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="render offscreen into a video (.mp4/.mkv/.mov) or a folder of PNGs instead of opening a window",
     )
-    p.add_argument("--tracks", type=_track_list, metavar="IDS", help="show only these track ids, e.g. 1,2")
+    p.add_argument("--tracks", type=track_ids, metavar="IDS", help="show only these track ids, e.g. 1,2")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed (and speed of a saved video); default 1")
     p.add_argument(
         "--color-by",
@@ -45,18 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--size", type=int, default=960, metavar="PX", help="longest side of the window/renders, pixels")
     p.set_defaults(handler=run)
-
-
-def _track_list(text: str) -> list[int]:
-    try:
-        ids = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--tracks takes comma-separated track ids such as 1,2, not {text!r}"
-        ) from None
-    if not ids:
-        raise argparse.ArgumentTypeError("--tracks needs at least one track id, e.g. --tracks 1")
-    return ids
 
 
 def has_display() -> bool:
