@@ -1,4 +1,5 @@
-"""``mocap data build``: retarget the shared mocap onto Anny, cache it, and report the splits."""
+"""``mocap data build``: retarget the shared mocap onto Anny, cache it, and report the splits.
+``mocap data renders``: MediaPipe on rendered train motions, the detector-measured examples MEGA fine-tunes on."""
 
 from __future__ import annotations
 
@@ -33,6 +34,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--force", action="store_true", help="retarget again even where a cached clip exists")
     build.set_defaults(handler=run)
+    renders = actions.add_parser(
+        "renders",
+        help="MediaPipe on rendered TRAIN motions, for MEGA training",
+        description="Render short `mocap synth` clips of train-split motions (random bodies, clothes, cameras), "
+        "run MediaPipe on the encoded videos, and store one npz shard per clip of detector-measured landmark crops "
+        "with their ground-truth tokens, rotation and keypoints. Resumable: existing shards are kept.",
+    )
+    renders.add_argument("--out", type=Path, required=True, help="shard folder")
+    renders.add_argument("--clips", type=int, default=200, help="clips to make (default 200)")
+    renders.add_argument("--first-seed", type=int, default=0, help="clip seeds are FIRST..FIRST+CLIPS-1")
+    renders.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2 s = 60 frames)")
+    renders.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
+    renders.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    renders.set_defaults(handler=run_renders)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,4 +62,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'split':<11} {'subjects':>8} {'clips':>6} {'frames':>8} {'minutes':>8}")
     for split, subjects, clips, frames, minutes in dataset.report():
         print(f"{split:<11} {subjects:>8} {clips:>6} {frames:>8} {minutes:>8.1f}")
+    return 0
+
+
+def run_renders(args: argparse.Namespace) -> int:
+    import torch
+
+    from mocap.mega.rendered import build_rendered_set
+    from mocap.tokenizer.model import MeshVQVAE
+
+    if args.clips < 1 or args.seconds <= 0:
+        raise ConfigError("--clips must be at least 1 and --seconds positive")
+    torch.set_num_threads(args.threads)
+    tokenizer = MeshVQVAE.load(args.tokenizer).eval()
+    seeds = range(args.first_seed, args.first_seed + args.clips)
+    total = build_rendered_set(
+        args.out, seeds, tokenizer.encode, args.seconds, on_clip=lambda seed, n: print(f"clip {seed}: {n} examples")
+    )
+    print(f"{total} examples in {args.out}")
     return 0

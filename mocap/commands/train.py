@@ -106,6 +106,14 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
         action="store_true",
         help="reprojection loss on the decoded argmax mesh (as the reference) instead of the ground-truth mesh",
     )
+    p.add_argument(
+        "--renders",
+        type=Path,
+        help="conditioned stage: also train on MediaPipe-measured examples from `mocap data renders --out RENDERS`",
+    )
+    p.add_argument(
+        "--render-fraction", type=float, default=0.5, help="share of each batch drawn from --renders (default 0.5)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(handler=_run_mega)
 
@@ -134,6 +142,8 @@ def _run_mega(args: argparse.Namespace) -> int:
         train=train,
         batch_size=args.batch,
         reproject_decoded=args.reproject_decoded,
+        renders=args.renders,
+        render_fraction=args.render_fraction,
         resume=args.resume,
     )
     print(json.dumps(train_mega(recipe), indent=2))

@@ -25,8 +25,9 @@ import torch
 from mocap.errors import ConfigError
 from mocap.mega.data import MeshTokenSource, anny_landmarks, decoded_landmarks, motion_mesh_sampler
 from mocap.mega.model import Mega, MegaConfig
+from mocap.mega.rendered import RenderedExamples, RenderedSource
 from mocap.mega.synthetic import LandmarkSynthesis
-from mocap.mega.train import TrainConfig, Trainer, init_from_pretrained, load_trained
+from mocap.mega.train import BatchSource, TrainConfig, Trainer, init_from_pretrained, load_trained
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class MegaRecipe:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     batch_size: int = 64
     reproject_decoded: bool = False  # reprojection on the decoded argmax mesh (reference) vs the GT mesh
+    renders: Path | None = None  # stage 2: a `mocap data renders` folder of MediaPipe-measured examples ...
+    render_fraction: float = 0.5  # ... making up this share of every batch
     resume: bool = False
 
     def model_config(self) -> MegaConfig:
@@ -66,10 +69,12 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
     last = recipe.out / "last.pt"
     if last.exists() and not recipe.resume:
         raise ConfigError(f"{last} exists; pass --resume to continue it or choose a new --out")
+    if recipe.renders is not None and recipe.stage != "conditioned":
+        raise ConfigError("--renders adds landmark examples: use it with --stage conditioned")
     tokenizer = MeshVQVAE.load(recipe.tokenizer)
     config = recipe.model_config()
     conditioned = recipe.stage == "conditioned"
-    source = MeshTokenSource(
+    source: BatchSource = MeshTokenSource(
         motion_mesh_sampler("train"),
         tokenizer.encode,
         recipe.batch_size,
@@ -77,6 +82,10 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         synthesis=LandmarkSynthesis(with_world=config.cond_dim == 6),  # 6 = crop xy, visibility, world xyz
         seed=recipe.train.seed,
     )
+    if recipe.renders is not None:
+        examples = RenderedExamples.load_folder(recipe.renders)
+        examples = replace(examples, cond=examples.cond[..., : config.cond_dim])  # 3 = without world landmarks
+        source = RenderedSource(source, examples, recipe.render_fraction, recipe.train.seed)
     torch.manual_seed(recipe.train.seed)
     model = Mega(config)
     if recipe.init is not None and not last.exists():
@@ -105,6 +114,8 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         "batch_size": recipe.batch_size,
         "tokenizer": str(recipe.tokenizer),
         "init": None if recipe.init is None else str(recipe.init),
+        "renders": None if recipe.renders is None else str(recipe.renders),
+        "render_fraction": recipe.render_fraction if recipe.renders is not None else 0.0,
     }
     (recipe.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

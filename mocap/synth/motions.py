@@ -19,6 +19,7 @@ import numpy as np
 
 from mocap.errors import ConfigError
 from mocap.motion.dataset import MotionDataset, Sequence
+from mocap.motion.splits import Split
 from mocap.synth.clip import Performance, SynthConfig
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,13 @@ def motion_name(sequence: Sequence) -> str:
     return f"{sequence.collection}/{sequence.clip}"
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=3)
+def _sequences(split: Split) -> dict[str, Sequence]:
+    return {motion_name(s): s for s in MotionDataset.load().split(split)}
+
+
 def _test_sequences() -> dict[str, Sequence]:
-    return {motion_name(s): s for s in MotionDataset.load().split("test")}
+    return _sequences("test")
 
 
 def parse_motion(text: str, fps: float) -> tuple[str, int]:
@@ -90,14 +95,23 @@ def held_out_performances(config: SynthConfig, names: tuple[str, ...] = ()) -> l
         if short := [f"{n}@{s / config.fps:g}" for n, s in named if len(sequences[n]) < s + frames]:
             raise ConfigError(f"motions {short} end before {config.seconds} s: ask for fewer --seconds")
         return [_performance(sequences[n], frames, start) for n, start in named]
+    return random_performances(config, "test")
+
+
+def random_performances(config: SynthConfig, split: Split) -> list[Performance]:
+    """One performance per person, ``config.num_frames`` long, drawn by ``config.seed`` from ``split``'s motions.
+
+    ``split="train"`` makes training renders (``mocap.mega.rendered``); measurement clips use ``"test"``.
+    """
+    sequences, frames = _sequences(split), config.num_frames
     long_enough = sorted(n for n, s in sequences.items() if len(s) >= frames)
     if len(long_enough) < config.people:
-        raise ConfigError(f"fewer than {config.people} held-out motions last {config.seconds} s: ask for less")
+        raise ConfigError(f"fewer than {config.people} {split} motions last {config.seconds} s: ask for less")
     rng = np.random.default_rng([config.seed, _SEED_STREAM])
     chosen = rng.choice(len(long_enough), size=config.people, replace=False)
     performances = []
     for index in chosen:
         sequence = sequences[long_enough[index]]
         performances.append(_performance(sequence, frames, int(rng.integers(0, len(sequence) - frames + 1))))
-    log.info("held-out motions: %s", ", ".join(p.name for p in performances))
+    log.info("%s motions: %s", split, ", ".join(p.name for p in performances))
     return performances

@@ -65,3 +65,12 @@ def test_recipe_refuses_to_overwrite_and_checks_the_preset(tmp_path: Path) -> No
         MegaRecipe(out=tmp_path, preset="huge").model_config()
     assert MegaRecipe(out=tmp_path, stage="pretrain").model_config().cond == "none"
     assert MegaRecipe(out=tmp_path).model_config().cond == "landmarks"
+    with pytest.raises(ConfigError, match="--stage conditioned"):
+        train_mega(MegaRecipe(out=tmp_path / "pre", stage="pretrain", renders=tmp_path))
+
+
+def test_renders_command_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mocap.cli import main
+
+    assert main(["data", "renders", "--out", str(tmp_path), "--clips", "0"]) == ConfigError.exit_code
+    assert "--clips" in capsys.readouterr().err
