@@ -8,7 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +28,28 @@ from mocap.types import NUM_LANDMARKS, Detections, Frame
 log = logging.getLogger(__name__)
 
 VISIBLE = 0.5  # a landmark with visibility above this counts as seen (box fitting)
+NATIVE_LOGS_ENV = "MOCAP_NATIVE_LOGS"  # set to 1 to see MediaPipe's C++ start-up logs
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block (MediaPipe's C++ start-up chatter: absl, TFLite, EGL).
+
+    The native code writes straight to fd 2, below Python's ``sys.stderr``, so only a descriptor swap silences it.
+    Failures still surface as Python exceptions. ``MOCAP_NATIVE_LOGS=1`` keeps the logs.
+    """
+    if os.environ.get(NATIVE_LOGS_ENV) == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def landmark_boxes_px(
@@ -138,7 +164,8 @@ class PoseDetector:
             min_pose_presence_confidence=self.config.min_presence_confidence,
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
-        self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
+        with quiet_native_stderr():
+            self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
         self._timestamp_ms = _Timestamps()
 
     def detect(self, frame: Frame) -> Detections:

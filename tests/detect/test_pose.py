@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,3 +180,18 @@ def test_distinct_people_drops_the_weaker_of_two_overlapping_boxes() -> None:
 def test_invalid_config(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         DetectConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_native_stderr_is_quiet_during_the_block_and_restored_after(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mocap.detect.pose import NATIVE_LOGS_ENV, quiet_native_stderr
+
+    monkeypatch.delenv(NATIVE_LOGS_ENV, raising=False)
+    with quiet_native_stderr():
+        os.write(2, b"absl chatter\n")
+    os.write(2, b"after\n")
+    monkeypatch.setenv(NATIVE_LOGS_ENV, "1")
+    with quiet_native_stderr():
+        os.write(2, b"kept on request\n")
+    assert capfd.readouterr().err == "after\nkept on request\n"
