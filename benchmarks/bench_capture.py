@@ -28,21 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mocap.mega.evaluate import joint_errors_mm
+
 ROOT = Path(__file__).resolve().parents[1]
 BODY = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # BlazePose: shoulders .. ankles
 HIPS = [23, 24]
-
-
-def procrustes_aligned(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Similarity-align pred (J, 3) onto gt (J, 3) (rotation, scale, translation)."""
-    mu_p, mu_g = pred.mean(0), gt.mean(0)
-    p, g = pred - mu_p, gt - mu_g
-    u, s, vt = np.linalg.svd(p.T @ g)
-    d = np.sign(np.linalg.det(u @ vt))
-    fix = np.diag([1.0, 1.0, d])
-    rotation = u @ fix @ vt
-    scale = (s * np.diag(fix)).sum() / (p**2).sum()
-    return scale * p @ rotation + mu_g
 
 
 def accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -120,10 +110,9 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
             for name in pred:
                 pred[name].append(np.asarray(track[name][row], np.float64))
         raw, smooth = np.stack(pred["joints_cam_m"]), np.stack(pred["joints_smoothed_cam_m"])
-        for p_j, g_j in zip(smooth, gt_joints, strict=True):
-            p_b, g_b = p_j[BODY], g_j[BODY]
-            mpjpe.append(np.linalg.norm((p_b - p_j[HIPS].mean(0)) - (g_b - g_j[HIPS].mean(0)), axis=-1).mean())
-            pa.append(np.linalg.norm(procrustes_aligned(p_b, g_b) - g_b, axis=-1).mean())
+        errors = joint_errors_mm(smooth, gt_joints)  # hip-centred, 12 body joints
+        mpjpe.extend(errors["mpjpe"] / 1000)
+        pa.extend(errors["pa_mpjpe"] / 1000)
         gv = gt_vertices_cam(gtrack, rows_gt)
         pv = np.stack(pred["vertices_smoothed_cam_m"])
         pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))

@@ -34,6 +34,7 @@ from scipy.stats import spearmanr
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.mega.evaluate import HIPS, joint_errors_mm
 from mocap.mega.model import Mega, parameter_count
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
@@ -42,25 +43,10 @@ from mocap.mega.train import load_trained
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops
 
-BODY_12 = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
-HIPS = [23, 24]
 KS = (1, 5, 10, 25)
 
 
-# -- metrics (batch-first, metres in, millimetres out) ------------------------------------------------
-
-
-def procrustes_aligned(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Similarity-align pred (B, J, 3) onto truth (B, J, 3) per item (Umeyama); returns aligned pred (B, J, 3)."""
-    mu_p, mu_t = pred.mean(1, keepdims=True), truth.mean(1, keepdims=True)
-    p, t = pred - mu_p, truth - mu_t
-    u, s, vt = np.linalg.svd(np.einsum("bji,bjk->bik", p, t))  # (B, 3, 3) cross-covariance
-    d = np.sign(np.linalg.det(np.einsum("bij,bjk->bik", u, vt)))
-    s[:, 2] *= d
-    u[:, :, 2] *= d[:, None]
-    rotation = np.einsum("bij,bjk->bik", u, vt)  # p @ rotation ~ t
-    scale = s.sum(1) / (p**2).sum((1, 2))
-    return scale[:, None, None] * p @ rotation + mu_t
+# -- metrics (batch-first, metres in, millimetres out; joints and alignment from mocap.mega.evaluate) ----
 
 
 def errors_mm(pred_vertices_cam_m: np.ndarray, truth_vertices_cam_m: np.ndarray) -> dict[str, np.ndarray]:
@@ -71,20 +57,9 @@ def errors_mm(pred_vertices_cam_m: np.ndarray, truth_vertices_cam_m: np.ndarray)
 
     lm_p, lm_t = landmarks(pred_vertices_cam_m), landmarks(truth_vertices_cam_m)  # (B, 33, 3)
     hip_p, hip_t = lm_p[:, HIPS].mean(1, keepdims=True), lm_t[:, HIPS].mean(1, keepdims=True)
-    j_p, j_t = lm_p[:, BODY_12] - hip_p, lm_t[:, BODY_12] - hip_t
     return {
-        "mpjpe": 1000 * np.linalg.norm(j_p - j_t, axis=-1).mean(1),
-        "pa_mpjpe": 1000 * np.linalg.norm(procrustes_aligned(j_p, j_t) - j_t, axis=-1).mean(1),
+        **joint_errors_mm(lm_p, lm_t),
         "pve": 1000 * np.linalg.norm((pred_vertices_cam_m - hip_p) - (truth_vertices_cam_m - hip_t), axis=-1).mean(1),
-    }
-
-
-def joint_errors_mm(pred_joints_m: np.ndarray, truth_joints_m: np.ndarray) -> dict[str, np.ndarray]:
-    """Hip-centred 12-joint skeletons (B, 12, 3) -> MPJPE, PA-MPJPE (B,) mm (for MediaPipe's world landmarks)."""
-    return {
-        "mpjpe": 1000 * np.linalg.norm(pred_joints_m - truth_joints_m, axis=-1).mean(1),
-        "pa_mpjpe": 1000
-        * np.linalg.norm(procrustes_aligned(pred_joints_m, truth_joints_m) - truth_joints_m, axis=-1).mean(1),
     }
 
 
@@ -224,9 +199,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         predictions = predictor.predict(crops)
         pred = decode(tokenizer, torch.from_numpy(predictions.ids))
         errors = errors_mm(rotate(pred, rotation_6d_to_matrix(torch.from_numpy(predictions.rotation_6d))), truth_cam)
-        truth_joints = truth_lm[:, BODY_12] - truth_lm[:, HIPS].mean(1, keepdims=True)
-        world = detections["landmarks_world_m"]
-        mp = joint_errors_mm(world[:, BODY_12] - world[:, HIPS].mean(1, keepdims=True), truth_joints)
+        mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
         )

@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     renders.add_argument("--clips", type=int, default=200, help="clips to make (default 200)")
     renders.add_argument("--first-seed", type=int, default=0, help="clip seeds are FIRST..FIRST+CLIPS-1")
     renders.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2 s = 60 frames)")
+    renders.add_argument(
+        "--split", choices=("train", "validation"), default="train", help="motions to render (default train)"
+    )
     renders.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
     renders.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     renders.set_defaults(handler=run_renders)
@@ -77,7 +80,12 @@ def run_renders(args: argparse.Namespace) -> int:
     tokenizer = MeshVQVAE.load(args.tokenizer).eval()
     seeds = range(args.first_seed, args.first_seed + args.clips)
     total = build_rendered_set(
-        args.out, seeds, tokenizer.encode, args.seconds, on_clip=lambda seed, n: print(f"clip {seed}: {n} examples")
+        args.out,
+        seeds,
+        tokenizer.encode,
+        args.seconds,
+        on_clip=lambda seed, n: print(f"clip {seed}: {n} examples"),
+        split=args.split,
     )
     print(f"{total} examples in {args.out}")
     return 0

@@ -28,6 +28,7 @@ import torch
 
 from mocap.errors import ConfigError
 from mocap.mega.train import BatchSource, TrainingBatch
+from mocap.motion.splits import Split
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,10 @@ def build_rendered_set(
     tokenize: Callable[[torch.Tensor], torch.Tensor],
     seconds: float = 2.0,
     on_clip: Callable[[int, int], None] | None = None,
+    split: Split = "train",
 ) -> int:
-    """Render, detect and convert one train-split clip per seed in ``clips`` (skipping shards already there).
+    """Render, detect and convert one clip of ``split``'s motions per seed in ``clips`` (skipping shards already
+    there). ``split="validation"`` makes a set for model selection; the test split stays for the benchmarks.
 
     Returns the number of examples in the folder. ``on_clip(seed, examples)`` reports each new shard.
     """
@@ -157,7 +160,7 @@ def build_rendered_set(
         synthesizer.config = config
         video, store = scratch / "clip.mp4", scratch / "clip.gt.zarr"
         scratch.mkdir(exist_ok=True)
-        synthesizer.synthesize(random_performances(config, "train"), video, store, overwrite=True)
+        synthesizer.synthesize(random_performances(config, split), video, store, overwrite=True)
         with PoseDetector(DetectConfig(max_people=1)) as detector:  # fresh per clip: VIDEO mode timestamps
             try:
                 examples = clip_examples(video, store, tokenize, detector)
