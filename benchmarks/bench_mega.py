@@ -13,6 +13,8 @@ Sections:
 - ``mediapipe``: ``mocap synth`` renders of held-out motions; MediaPipe's landmarks -> ``square_crops``/``to_crop``
   crops exactly as the pipeline builds them -> MEGA; MediaPipe's own world landmarks on the same frames as baseline.
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
+- ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
+  --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models.
 - ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4) and K=16 x 5 steps with the tokenizer decode.
 
 Example (repository root; clips from ``mocap synth -o .cache/bench_mega/s1.mp4 --seconds 4 --seed 1``):
@@ -34,9 +36,10 @@ from scipy.stats import spearmanr
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
-from mocap.mega.evaluate import HIPS, joint_errors_mm
+from mocap.mega.evaluate import HIPS, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
+from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
@@ -264,6 +267,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("models/mega_anny/mega.pt"))
     parser.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
     parser.add_argument("--clips", nargs="*", type=Path, default=[], help="mocap synth videos with CLIP.gt.zarr")
+    parser.add_argument(
+        "--renders", type=Path, help="a `mocap data renders --split validation` folder: MEGA vs MediaPipe on it"
+    )
+    parser.add_argument("--skip-synthetic", action="store_true", help="only the --renders / --clips sections")
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench_mega"), help="MediaPipe detections")
     parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
     parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
@@ -281,8 +288,13 @@ def main() -> None:
         "tokenizer": str(args.tokenizer),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared",
         "joints": "12 BlazePose body landmarks from the mesh regressor; hip-centred, camera frame; PA = similarity",
-        "synthetic": bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed),
     }
+    if not args.skip_synthetic:
+        result["synthetic"] = bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed)
+    if args.renders is not None:
+        result["rendered_validation"] = rendered_errors_mm(
+            model, tokenizer.decode, RenderedExamples.load_folder(args.renders)
+        )
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)
         result["speed"] = bench_speed(model, tokenizer, crops)
