@@ -107,6 +107,12 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
         help="reprojection loss on the decoded argmax mesh (as the reference) instead of the ground-truth mesh",
     )
     p.add_argument(
+        "--geometry-weight",
+        type=float,
+        default=0.0,
+        help="weight of the decoded-argmax keypoint loss (metres, straight-through; default 0 = off)",
+    )
+    p.add_argument(
         "--renders",
         type=Path,
         help="conditioned stage: also train on MediaPipe-measured examples from `mocap data renders --out RENDERS`",
@@ -132,6 +138,7 @@ def _run_mega(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         device=args.device,
+        geometry_weight=args.geometry_weight,
     )
     recipe = MegaRecipe(
         out=args.out,

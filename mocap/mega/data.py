@@ -12,14 +12,19 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
-from mocap.mega.train import KeypointDecoder, TrainingBatch
+from mocap.mega.train import KeypointDecoder, TokenGeometry, TrainingBatch
 from mocap.motion.splits import Split
+
+if TYPE_CHECKING:
+    from mocap.tokenizer.model import MeshVQVAE
 
 # (n, rng) -> (n, V, 3) float32 canonical meshes
 MeshSampler = Callable[[int, np.random.Generator], torch.Tensor]
@@ -80,3 +85,12 @@ def decoded_landmarks(decode: Callable[[torch.Tensor], torch.Tensor], landmarks:
         return landmarks(decode(ids))
 
     return keypoints
+
+
+def token_geometry(tokenizer: MeshVQVAE, device: torch.device) -> TokenGeometry:
+    """The geometric loss's view of a frozen tokenizer: its codebook and code embeddings -> 33 landmarks, on
+    ``device`` (a copy: the batch source keeps tokenizing on the CPU)."""
+    from mocap.body.landmarks import regress_landmarks
+
+    frozen = copy.deepcopy(tokenizer).to(device).eval().requires_grad_(False)
+    return TokenGeometry(frozen.vq_vae.codebook.detach(), lambda z: regress_landmarks(frozen.decode_embeddings(z)))

@@ -23,11 +23,25 @@ from typing import Any, Literal
 import torch
 
 from mocap.errors import ConfigError
-from mocap.mega.data import MeshTokenSource, anny_landmarks, decoded_landmarks, motion_mesh_sampler
+from mocap.mega.data import (
+    MeshTokenSource,
+    anny_landmarks,
+    decoded_landmarks,
+    motion_mesh_sampler,
+    token_geometry,
+)
 from mocap.mega.model import Mega, MegaConfig
 from mocap.mega.rendered import RenderedExamples, RenderedSource
 from mocap.mega.synthetic import LandmarkSynthesis
-from mocap.mega.train import BatchSource, TrainConfig, Trainer, init_from_pretrained, load_trained
+from mocap.mega.train import (
+    BatchSource,
+    Losses,
+    TrainConfig,
+    Trainer,
+    init_from_pretrained,
+    load_trained,
+    resolve_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +106,10 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         init_from_pretrained(model, load_trained(recipe.init).state_dict())
         log.info("stage 2 starts from %s", recipe.init)
     decoder = decoded_landmarks(tokenizer.decode, anny_landmarks()) if recipe.reproject_decoded else None
-    trainer = Trainer(model, source, recipe.train, last, decode_keypoints=decoder)
+    geometry = None
+    if recipe.train.geometry_weight > 0:
+        geometry = token_geometry(tokenizer, resolve_device(recipe.train.device))
+    trainer = Trainer(model, source, recipe.train, last, decode_keypoints=decoder, geometry=geometry)
     start, started = trainer.step, time.perf_counter()
     history = trainer.fit()
     wall_s = time.perf_counter() - started
@@ -108,7 +125,7 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         "s_per_step": round(wall_s / max(len(history), 1), 3),
         "final_losses": {
             name: round(float(torch.stack([getattr(losses, name) for losses in tail]).mean()), 4) if tail else None
-            for name in ("total", "cross_entropy", "rotation", "reprojection")
+            for name in Losses._fields
         },
         "train_config": {k: v for k, v in dataclasses.asdict(recipe.train).items()},
         "batch_size": recipe.batch_size,

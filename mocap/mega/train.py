@@ -70,6 +70,15 @@ KeypointDecoder = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
+class TokenGeometry:
+    """What token choices mean as a body, for the geometric loss: the frozen tokenizer's ``codebook`` (S, C) and
+    ``keypoints``: code embeddings (B, N, C) -> keypoints (B, J, 3) of the decoded canonical mesh (differentiable)."""
+
+    codebook: torch.Tensor
+    keypoints: Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. ``base_lr`` is per 256 examples (the reference: 1e-3, i.e. 6.25e-5 at batch 16)."""
 
@@ -80,6 +89,7 @@ class TrainConfig:
     warmup_steps: int = 800  # the reference warms up 20 of 500 epochs (4 %)
     rotation_weight: float = 1.0
     reprojection_weight: float = 1.0
+    geometry_weight: float = 0.0  # keypoint error (metres) of the decoded argmax mesh, straight-through
     grad_clip: float | None = 1.0
     checkpoint_every: int = 500
     seed: int = 0
@@ -91,6 +101,7 @@ class Losses(NamedTuple):
     cross_entropy: torch.Tensor
     rotation: torch.Tensor
     reprojection: torch.Tensor
+    geometry: torch.Tensor
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -114,12 +125,18 @@ def mega_losses(
     config: TrainConfig,
     schedule: Schedule = cosine,
     decode_keypoints: KeypointDecoder | None = None,
+    geometry: TokenGeometry | None = None,
 ) -> Losses:
     """Masked-token CE, plus rotation and reprojection losses when the batch carries their targets.
 
     Reprojection keypoints: ``batch.keypoints_canonical_m`` (GT shape), or, with ``decode_keypoints``, those of the
     mesh decoded from argmax tokens merged with the visible GT tokens, without gradient (the reference's choice),
     so this loss trains only the rotation/camera head.
+
+    Geometry (not in the reference; with ``geometry`` and ``config.geometry_weight`` > 0): mean keypoint distance
+    (metres) between the mesh decoded from the argmax tokens (visible tokens from GT) and the GT keypoints. The
+    forward pass uses the hard argmax, the gradient the softmax (straight-through), so the loss scores exactly
+    the mesh deterministic mode outputs, and teaches which wrong codes are close in shape, which CE cannot.
     """
     B, N = batch.ids.shape
     visible = random_visible(B, N, schedule, generator, batch.ids.device)
@@ -141,8 +158,27 @@ def mega_losses(
             projected = weak_perspective_project(keypoints @ R_pred.transpose(1, 2), out.camera)  # (B, J, 2)
             target, confidence = batch.keypoints_crop[..., :2], batch.keypoints_crop[..., 2:]
             reprojection = ((projected - target).abs() * confidence).mean()
-    total = cross_entropy + config.rotation_weight * rotation + config.reprojection_weight * reprojection
-    return Losses(total, cross_entropy, rotation, reprojection)
+    geometric = zero
+    if geometry is not None and config.geometry_weight > 0 and batch.keypoints_canonical_m is not None:
+        probability = out.logits.softmax(dim=-1)  # (B, N, S)
+        codes = probability.shape[-1]
+        hard = F.one_hot(probability.argmax(dim=-1), codes).to(probability.dtype)
+        choice = hard + probability - probability.detach()  # straight-through
+        choice = torch.where(visible[..., None], F.one_hot(batch.ids, codes).to(choice.dtype), choice)
+        keypoints = geometry.keypoints(choice @ geometry.codebook)  # (B, J, 3)
+        geometric = (keypoints - batch.keypoints_canonical_m).norm(dim=-1).mean()
+    total = (
+        cross_entropy
+        + config.rotation_weight * rotation
+        + config.reprojection_weight * reprojection
+        + config.geometry_weight * geometric
+    )
+    return Losses(total, cross_entropy, rotation, reprojection, geometric)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as torch spells it."""
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
 
 
 def init_from_pretrained(model: Mega, state: Mapping[str, torch.Tensor]) -> None:
@@ -184,13 +220,14 @@ class Trainer:
         checkpoint_path: Path,
         schedule: Schedule = cosine,
         decode_keypoints: KeypointDecoder | None = None,
+        geometry: TokenGeometry | None = None,
     ) -> None:
-        auto = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(auto if config.device == "auto" else config.device)
+        self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.source, self.config, self.schedule = source, config, schedule
         self.checkpoint_path = Path(checkpoint_path)
         self.decode_keypoints = decode_keypoints
+        self.geometry = geometry
         self.step = 0
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.base_lr, betas=config.betas, weight_decay=config.weight_decay
@@ -212,7 +249,9 @@ class Trainer:
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):  # dropout draws seeded per step too, global RNG untouched
             torch.manual_seed(self.config.seed * 1_000_003 + self.step)
-            losses = mega_losses(self.model, batch, generator, self.config, self.schedule, self.decode_keypoints)
+            losses = mega_losses(
+                self.model, batch, generator, self.config, self.schedule, self.decode_keypoints, self.geometry
+            )
         self.optimizer.zero_grad(set_to_none=True)
         losses.total.backward()
         if self.config.grad_clip is not None:
@@ -230,7 +269,9 @@ class Trainer:
             history.append(losses)
             if self.step % self.config.checkpoint_every == 0 or self.step == until:
                 self.save()
-                log.info("step %d: loss %.4f (ce %.4f, rot %.4f, reproj %.4f)", self.step, *map(float, losses))
+                log.info(
+                    "step %d: loss %.4f (ce %.4f, rot %.4f, reproj %.4f, geometry %.4f)", self.step, *map(float, losses)
+                )
         return history
 
     def save(self) -> None:

@@ -9,8 +9,10 @@ import torch
 
 from mocap.errors import CheckpointError, ModelNotFoundError
 from mocap.mega.model import Mega, MegaConfig
+from mocap.mega.schedules import cosine
 from mocap.mega.synthetic import synthesize_landmarks
 from mocap.mega.train import (
+    TokenGeometry,
     TrainConfig,
     Trainer,
     TrainingBatch,
@@ -142,6 +144,38 @@ def test_reprojection_through_decoded_tokens_trains_only_rotation_and_camera() -
     assert (
         model.decoder.cam_predictor.weight.grad is not None and model.decoder.cam_predictor.weight.grad.abs().sum() > 0
     )
+
+
+def test_geometry_loss_scores_the_argmax_mesh_and_trains_the_token_head() -> None:
+    model = Mega(CONDITIONED)
+    codebook = torch.randn(S, 4)
+    lift = torch.randn(N * 4, 33 * 3) * 0.05  # a random linear 'decoder': code embeddings -> 33 keypoints
+
+    def keypoints(z: torch.Tensor) -> torch.Tensor:
+        return (z.flatten(1) @ lift).view(-1, 33, 3)
+
+    batch = TinyDataset(True, 3)(0)
+    config = replace(FAST, geometry_weight=2.0)
+    torch.manual_seed(0)
+    losses = mega_losses(
+        model, batch, torch.Generator().manual_seed(1), config, geometry=TokenGeometry(codebook, keypoints)
+    )
+    # The forward value is the keypoint error of the hard argmax tokens (visible tokens from the ground truth).
+    visible = random_visible(3, N, cosine, torch.Generator().manual_seed(1), torch.device("cpu"))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        argmax = torch.where(visible, batch.ids, model(batch.ids, visible, batch.cond).logits.argmax(-1))
+    assert batch.keypoints_canonical_m is not None
+    expected = (keypoints(codebook[argmax]) - batch.keypoints_canonical_m).norm(dim=-1).mean()
+    torch.testing.assert_close(losses.geometry, expected)
+    torch.testing.assert_close(
+        losses.total, losses.cross_entropy + losses.rotation + losses.reprojection + 2.0 * losses.geometry
+    )
+    model.zero_grad()
+    losses.geometry.backward()
+    assert model.decoder.head.weight.grad is not None and model.decoder.head.weight.grad.abs().sum() > 0
+    off = mega_losses(model, batch, torch.Generator().manual_seed(1), FAST, geometry=TokenGeometry(codebook, keypoints))
+    assert float(off.geometry) == 0.0  # weight 0: not computed
 
 
 def test_configs_survive_a_plain_dict_round_trip() -> None:
