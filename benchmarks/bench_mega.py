@@ -80,6 +80,11 @@ def decode(tokenizer: MeshVQVAE, ids: torch.Tensor, chunk: int = 64) -> torch.Te
     return torch.cat([tokenizer.decode(part) for part in ids.split(chunk)])
 
 
+def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """(M, N, C) code embeddings -> (M, V, 3) canonical meshes, in chunks (memory)."""
+    return torch.cat([tokenizer.decode_embeddings(part) for part in z.split(chunk)])
+
+
 # -- sections -----------------------------------------------------------------------------------------
 
 
@@ -103,6 +108,8 @@ def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int,
     truth_cam = rotate(truth, R_true)
     argmax_errors = errors_mm(rotate(pred, R_pred), truth_cam)
     with_true_rotation = errors_mm(rotate(pred, R_true), truth_cam)
+    soft = decode_embeddings(tokenizer, out.logits.softmax(dim=-1) @ tokenizer.vq_vae.codebook)
+    expected_errors = errors_mm(rotate(soft, R_pred), truth_cam)
     floor = errors_mm(rotate(decode(tokenizer, ids), R_true), truth_cam)
     rotation_deg = torch.rad2deg(
         torch.arccos(((R_pred.transpose(1, 2) @ R_true).diagonal(dim1=1, dim2=2).sum(-1) - 1).div(2).clamp(-1, 1))
@@ -125,6 +132,7 @@ def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int,
     return {
         "crops": crops,
         "argmax": summary(argmax_errors),
+        "expected": summary(expected_errors),
         "argmax_with_true_rotation": summary(with_true_rotation),
         "rotation_error_deg": {
             "mean": round(float(rotation_deg.mean()), 1),
@@ -190,8 +198,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     from mocap.io.store import open_store
 
     body = AnnyBody("default")
-    predictor = MegaPredictor(model)
-    all_crops, mega, baseline, floor, per_clip = [], [], [], [], {}
+    predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
+    all_crops, mega, expected, baseline, floor, per_clip = [], [], [], [], [], {}
     for clip in clips:
         detections = detect_clip(clip, cache)
         track = open_store(clip.with_suffix(".gt.zarr")).track(1)
@@ -201,7 +209,11 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         crops = clip_crops(detections)
         predictions = predictor.predict(crops)
         pred = decode(tokenizer, torch.from_numpy(predictions.ids))
-        errors = errors_mm(rotate(pred, rotation_6d_to_matrix(torch.from_numpy(predictions.rotation_6d))), truth_cam)
+        rotation = rotation_6d_to_matrix(torch.from_numpy(predictions.rotation_6d))
+        errors = errors_mm(rotate(pred, rotation), truth_cam)
+        assert predictions.embeddings is not None
+        soft = decode_embeddings(tokenizer, torch.from_numpy(predictions.embeddings))
+        expected.append(errors_mm(rotate(soft, rotation), truth_cam))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
@@ -214,6 +226,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "frames": len(track),
             "detected": len(rows),
             "mega": summary(errors),
+            "mega_expected": summary(expected[-1]),
             "mediapipe": summary(mp),
         }
 
@@ -225,8 +238,10 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     return {
         "frames": int(sum(len(c) for c in all_crops)),
         "mega_argmax": mega_all,
+        "mega_expected": (expected_all := summary(joined(expected))),
         "mediapipe_world": mp_all,
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
         "clips": per_clip,
     }, crops
@@ -292,9 +307,7 @@ def main() -> None:
     if not args.skip_synthetic:
         result["synthetic"] = bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed)
     if args.renders is not None:
-        result["rendered_validation"] = rendered_errors_mm(
-            model, tokenizer.decode, RenderedExamples.load_folder(args.renders)
-        )
+        result["rendered_validation"] = rendered_errors_mm(model, tokenizer, RenderedExamples.load_folder(args.renders))
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)
         result["speed"] = bench_speed(model, tokenizer, crops)

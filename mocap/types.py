@@ -250,6 +250,8 @@ class TokenPredictions(_Rows):
         camera: (N, 3) float32 weak-perspective crop camera (s, tx, ty).
         uncertainty: (N,) float32 cheap per-crop uncertainty from the argmax pass (higher = less sure).
         samples: optional (N, K, T) int64 token ids of K stochastic samples.
+        embeddings: optional (N, T, C) float32 expected code embeddings of the argmax pass (token probabilities
+            times the tokenizer's codebook), when the predictor was given the codebook.
     """
 
     track_id: npt.NDArray[np.int64]
@@ -259,6 +261,7 @@ class TokenPredictions(_Rows):
     camera: npt.NDArray[np.float32]
     uncertainty: npt.NDArray[np.float32]
     samples: npt.NDArray[np.int64] | None = None
+    embeddings: npt.NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.track_id)
@@ -269,6 +272,8 @@ class TokenPredictions(_Rows):
         check_shape("TokenPredictions.uncertainty", self.uncertainty, (n,))
         if self.samples is not None:
             check_shape("TokenPredictions.samples", self.samples, (n, None, self.ids.shape[1]))
+        if self.embeddings is not None:
+            check_shape("TokenPredictions.embeddings", self.embeddings, (n, self.ids.shape[1], None))
 
 
 @dataclass(eq=False)

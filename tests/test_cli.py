@@ -185,6 +185,21 @@ def test_run_with_the_mesh_model_stores_meshes(mesh_run: Path) -> None:
     assert np.mean((u > box[:, 0]) & (u < box[:, 2])) > 0.9
 
 
+def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
+    store_path = tmp_path / "argmax.zarr"
+    args = ["run", str(sample), "-o", str(store_path), "--no-progress", "--max-frames", "3", "--decode", "argmax"]
+    assert main(args) == 0
+    argmax, expected = open_store(store_path), open_store(mesh_run)
+    assert argmax.attrs["config"]["policy"]["decode"] == "argmax"
+    assert expected.attrs["config"]["policy"]["decode"] == "expected"
+    first, second = argmax.track(argmax.track_ids[0]), expected.track(expected.track_ids[0])
+    rows = np.searchsorted(second.frame_index, first.frame_index)  # the same frames in the longer run
+    assert len(rows) >= 1
+    np.testing.assert_array_equal(first["tokens"], second["tokens"][rows])  # same argmax tokens ...
+    assert not np.allclose(first["vertices_cam_m"], second["vertices_cam_m"][rows], atol=1e-3)  # ... another mesh
+
+
 def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> None:
     import bvhio
 

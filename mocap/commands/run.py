@@ -47,6 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "forward-backward at the end; quality: always sample (default: live for a webcam, offline otherwise)",
     )
     p.add_argument("--samples", type=int, default=PolicyConfig.num_samples, help="MEGA samples per sampled crop (K)")
+    p.add_argument(
+        "--decode",
+        choices=("expected", "argmax"),
+        default=PolicyConfig.decode,
+        help="deterministic mesh: expected code embeddings (default, lower error) or argmax tokens (the paper)",
+    )
     p.add_argument("--focal", type=float, help="focal length in pixels when the camera is unknown (default max(W, H))")
     p.add_argument("--view", action="store_true", help="show the capture live in the 3D viewer")
     p.add_argument(
@@ -101,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 0:
         raise ConfigError(f"--samples must be >= 0, got {args.samples}")
     live_source = str(args.source).startswith("webcam:")
-    policy = PolicyConfig(mode=args.mode or ("live" if live_source else "offline"), num_samples=args.samples)
+    policy = PolicyConfig(
+        mode=args.mode or ("live" if live_source else "offline"), num_samples=args.samples, decode=args.decode
+    )
     config = RunConfig(
         detect=DetectConfig(
             max_people=args.max_people,

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 if TYPE_CHECKING:
     from mocap.mega.model import Mega
     from mocap.mega.rendered import RenderedExamples
+    from mocap.tokenizer.model import MeshVQVAE
 
 BODY_12 = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 HIPS = [23, 24]
@@ -55,29 +55,35 @@ def joint_errors_mm(pred_landmarks_m: np.ndarray, truth_landmarks_m: np.ndarray)
 
 @torch.no_grad()
 def rendered_errors_mm(
-    model: Mega, decode: Callable[[torch.Tensor], torch.Tensor], examples: RenderedExamples, chunk: int = 256
+    model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples, chunk: int = 256
 ) -> dict[str, Any]:
-    """MEGA argmax vs MediaPipe's world landmarks on detector-measured examples (``mocap.mega.rendered``).
+    """MEGA vs MediaPipe's world landmarks on detector-measured examples (``mocap.mega.rendered``).
 
-    ``model``: a landmark ``Mega``; ``decode``: tokenizer ids (M, N) -> canonical meshes (M, V, 3);
-    ``examples``: ``RenderedExamples``. Returns {"mega": {...}, "mediapipe_world": {...}} mean MPJPE / PA-MPJPE mm.
+    MEGA's mesh two ways: ``argmax`` (decoded argmax tokens, the paper) and ``expected`` (decoded
+    probability-weighted code embeddings, ``PolicyConfig.decode``), both turned by MEGA's rotation.
+    Returns {"examples", "mega_argmax", "mega_expected", "mediapipe_world"}, mean MPJPE / PA-MPJPE in mm.
     """
     from mocap.body.landmarks import regress_landmarks
     from mocap.body.rotations import rotation_6d_to_matrix
 
     cond = torch.from_numpy(examples.cond)
     truth_rotation = rotation_6d_to_matrix(torch.from_numpy(examples.rotation_6d))
-    truth = torch.from_numpy(examples.keypoints_canonical_m) @ truth_rotation.transpose(1, 2)
-    predicted = []
+    truth = (torch.from_numpy(examples.keypoints_canonical_m) @ truth_rotation.transpose(1, 2)).numpy()
+    codebook = tokenizer.vq_vae.codebook
+    predicted: dict[str, list[torch.Tensor]] = {"mega_argmax": [], "mega_expected": []}
     for part in cond.split(chunk):
         argmax, out = model.argmax(part[..., : model.config.cond_dim], len(part))
-        landmarks = regress_landmarks(decode(argmax.ids))
         assert out.rotation_6d is not None  # a landmark model always has the rotation head
-        predicted.append(landmarks @ rotation_6d_to_matrix(out.rotation_6d).transpose(1, 2))
-    mega = joint_errors_mm(torch.cat(predicted).numpy(), truth.numpy())
-    world = joint_errors_mm(examples.cond[..., 3:6], truth.numpy())
+        turn = rotation_6d_to_matrix(out.rotation_6d).transpose(1, 2)
+        meshes = {
+            "mega_argmax": tokenizer.decode(argmax.ids),
+            "mega_expected": tokenizer.decode_embeddings(out.logits.softmax(dim=-1) @ codebook),
+        }
+        for name, mesh in meshes.items():
+            predicted[name].append(regress_landmarks(mesh) @ turn)
+    errors = {name: joint_errors_mm(torch.cat(parts).numpy(), truth) for name, parts in predicted.items()}
+    errors["mediapipe_world"] = joint_errors_mm(examples.cond[..., 3:6], truth)
     return {
         "examples": len(cond),
-        "mega": {name: round(float(v.mean()), 1) for name, v in mega.items()},
-        "mediapipe_world": {name: round(float(v.mean()), 1) for name, v in world.items()},
+        **{part: {name: round(float(v.mean()), 1) for name, v in e.items()} for part, e in errors.items()},
     }

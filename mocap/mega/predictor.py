@@ -38,15 +38,26 @@ class SamplingConfig:
 
 
 class MegaPredictor:
-    """Runs a landmark-conditioned ``Mega`` on crops; reproducible sampling from ``SamplingConfig.seed``."""
+    """Runs a landmark-conditioned ``Mega`` on crops; reproducible sampling from ``SamplingConfig.seed``.
 
-    def __init__(self, model: Mega, config: SamplingConfig | None = None, device: str = "cpu") -> None:
+    With the tokenizer's ``codebook`` (S, C), predictions also carry the expected code embeddings of the argmax
+    pass (``TokenPredictions.embeddings``), which decode to the deterministic mesh of ``decode="expected"``.
+    """
+
+    def __init__(
+        self,
+        model: Mega,
+        config: SamplingConfig | None = None,
+        device: str = "cpu",
+        codebook: torch.Tensor | None = None,
+    ) -> None:
         if model.config.cond != "landmarks":
             raise ConfigError(f"MegaPredictor needs a landmark-conditioned MEGA, this one is {model.config.cond!r}")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.config = config or SamplingConfig()
         self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.codebook = None if codebook is None else codebook.detach().float().to(self.device)
 
     @torch.no_grad()
     def predict(self, crops: Crops, num_samples: int = 0) -> TokenPredictions:
@@ -56,7 +67,9 @@ class MegaPredictor:
         features = landmark_features(torch.from_numpy(crops.landmarks_crop), world).float().to(self.device)
         condition = self.model.condition(features)  # tokens (n, 33, D), pooled (n, 33 F)
         nothing = torch.zeros(n, N, dtype=torch.bool, device=self.device)
-        argmax = argmax_tokens(self.model.logits(nothing.long(), nothing, condition.tokens))
+        logits = self.model.logits(nothing.long(), nothing, condition.tokens)  # (n, N, S)
+        argmax = argmax_tokens(logits)
+        embeddings = None if self.codebook is None else logits.softmax(dim=-1) @ self.codebook  # (n, N, C)
         rotation_6d, camera = self.model.rotcam(condition.pooled)
         samples = None
         if num_samples > 0 and n > 0:
@@ -81,4 +94,5 @@ class MegaPredictor:
             camera=camera.cpu().numpy().astype(np.float32),
             uncertainty=argmax.uncertainty.cpu().numpy().astype(np.float32),
             samples=None if samples is None else samples.cpu().numpy().astype(np.int64),
+            embeddings=None if embeddings is None else embeddings.cpu().numpy().astype(np.float32),
         )

@@ -27,12 +27,15 @@ class PolicyConfig:
     num_samples: K samples per sampled crop.
     uncertainty_threshold: argmax uncertainty above which a crop is sampled (live, offline).
     frame_budget_s: live mode's time per frame (1 / the source's fps by default).
+    decode: the deterministic mesh: "expected" decodes the probability-weighted code embeddings of the argmax
+        pass (lower error, measured in models/mega_anny/MODEL_CARD.md), "argmax" the argmax tokens (the paper).
     """
 
     mode: Mode = "offline"
     num_samples: int = 8
     uncertainty_threshold: float = 0.25
     frame_budget_s: float = 1 / 30
+    decode: Literal["expected", "argmax"] = "expected"
 
 
 def crops_to_sample(

@@ -72,7 +72,8 @@ class MeshEstimator:
     ) -> None:
         self.models = models
         self.policy = policy or PolicyConfig()
-        self.predictor = MegaPredictor(models.mega, sampling, device)
+        codebook = models.tokenizer.vq_vae.codebook if self.policy.decode == "expected" else None
+        self.predictor = MegaPredictor(models.mega, sampling, device, codebook=codebook)
         self.seconds_per_sampled_crop = 0.0  # running average, for the live budget
 
     @torch.no_grad()
@@ -86,7 +87,10 @@ class MeshEstimator:
         """
         crops = make_crops(tracks)
         tokens = self.predictor.predict(crops)
-        canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
+        if tokens.embeddings is not None:  # decode="expected"
+            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
+        else:
+            canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
         uncertainty = torch.zeros(canonical.shape[:2])
         sampled = np.zeros(len(tracks), bool)
         left = np.inf if started_s is None else self.policy.frame_budget_s - (time.perf_counter() - started_s)

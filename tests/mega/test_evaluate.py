@@ -37,7 +37,24 @@ def test_rendered_errors_compare_mega_and_mediapipe_on_the_same_examples() -> No
     model = Mega(MegaConfig.tiny()).eval()
     pool = examples(5)
     pool.cond[..., 3:] = np.random.default_rng(2).normal(size=(5, 33, 3))  # MediaPipe world landmarks
-    result = rendered_errors_mm(model, lambda ids: torch.randn(len(ids), 13718, 3), pool, chunk=2)
+    result = rendered_errors_mm(model, StubTokenizer(), pool, chunk=2)  # type: ignore[arg-type]
     assert result["examples"] == 5
-    assert set(result["mega"]) == set(result["mediapipe_world"]) == {"mpjpe", "pa_mpjpe"}
-    assert all(np.isfinite(v) and v > 0 for part in ("mega", "mediapipe_world") for v in result[part].values())
+    parts = ("mega_argmax", "mega_expected", "mediapipe_world")
+    assert all(set(result[part]) == {"mpjpe", "pa_mpjpe"} for part in parts)
+    assert all(np.isfinite(v) and v > 0 for part in parts for v in result[part].values())
+
+
+class StubTokenizer:
+    """Decodes ids or code embeddings (B, 54, 9) to random Anny-sized meshes, through a random linear map."""
+
+    class vq_vae:  # mirrors MeshVQVAE.vq_vae
+        codebook = torch.randn(512, 9, generator=torch.Generator().manual_seed(3))
+
+    lift = torch.randn(54 * 9, 200, generator=torch.Generator().manual_seed(4))
+
+    def decode_embeddings(self, z: torch.Tensor) -> torch.Tensor:
+        sparse = (z.flatten(1) @ self.lift).view(-1, 200, 1)
+        return sparse.repeat(1, 69, 3)[:, :13718]  # (B, 13718, 3)
+
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.decode_embeddings(self.vq_vae.codebook[ids])

@@ -41,6 +41,21 @@ def test_argmax_predictions_match_the_model(features: int) -> None:
     assert ((predictions.uncertainty >= 0) & (predictions.uncertainty <= 1)).all()
 
 
+def test_expected_embeddings_weight_the_codebook_by_token_probabilities() -> None:
+    torch.manual_seed(0)
+    model = Mega(MegaConfig.tiny())
+    codebook = torch.randn(512, 9)
+    predictions = MegaPredictor(model, codebook=codebook).predict(crops(2))
+    assert predictions.embeddings is not None and predictions.embeddings.shape == (2, 54, 9)
+    nothing = torch.zeros(2, 54, dtype=torch.bool)
+    with torch.no_grad():
+        condition = model.condition(torch.from_numpy(crops(2).landmarks_crop))
+        logits = model.logits(nothing.long(), nothing, condition.tokens)
+    np.testing.assert_allclose(predictions.embeddings, (logits.softmax(-1) @ codebook).numpy(), atol=1e-5)
+    assert MegaPredictor(model).predict(crops(2)).embeddings is None
+    assert len(predictions[np.array([False, True])].embeddings) == 1  # type: ignore[arg-type]
+
+
 def test_samples_are_reproducible_per_predictor() -> None:
     model = Mega(MegaConfig.tiny())
     first = MegaPredictor(model, SamplingConfig(seed=5)).predict(crops(2), num_samples=4)
