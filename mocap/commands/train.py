@@ -83,7 +83,9 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="run folder: last.pt (resumable), mega.pt, metrics.json")
     p.add_argument("--stage", choices=("pretrain", "conditioned"), default="conditioned", help="default conditioned")
-    p.add_argument("--init", type=Path, help="stage 1 mega.pt to start the conditioned stage from")
+    p.add_argument(
+        "--init", type=Path, help="a mega.pt to start from: stage 1, or an earlier conditioned run to fine-tune"
+    )
     p.add_argument(
         "--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"), help="frozen tokenizer"
     )
@@ -120,6 +122,7 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--render-fraction", type=float, default=0.5, help="share of each batch drawn from --renders (default 0.5)"
     )
+    p.add_argument("--stop-at", type=int, help="stop at this step (checkpointed) while the schedule runs to --steps")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(handler=_run_mega)
 
@@ -151,6 +154,7 @@ def _run_mega(args: argparse.Namespace) -> int:
         reproject_decoded=args.reproject_decoded,
         renders=args.renders,
         render_fraction=args.render_fraction,
+        stop_at=args.stop_at,
         resume=args.resume,
     )
     print(json.dumps(train_mega(recipe), indent=2))

@@ -67,6 +67,7 @@ class MegaRecipe:
     reproject_decoded: bool = False  # reprojection on the decoded argmax mesh (reference) vs the GT mesh
     renders: Path | None = None  # stage 2: a `mocap data renders` folder of MediaPipe-measured examples ...
     render_fraction: float = 0.5  # ... making up this share of every batch
+    stop_at: int | None = None  # stop (checkpointed) at this step, before the schedule's end
     resume: bool = False
 
     def model_config(self) -> MegaConfig:
@@ -111,7 +112,7 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         geometry = token_geometry(tokenizer, resolve_device(recipe.train.device))
     trainer = Trainer(model, source, recipe.train, last, decode_keypoints=decoder, geometry=geometry)
     start, started = trainer.step, time.perf_counter()
-    history = trainer.fit()
+    history = trainer.fit(until=recipe.stop_at)
     wall_s = time.perf_counter() - started
     shutil.copyfile(last, recipe.out / "mega.pt.partial")
     (recipe.out / "mega.pt.partial").replace(recipe.out / "mega.pt")
