@@ -186,8 +186,10 @@ class Viewer:
         params = control.convert_to_pinhole_camera_parameters()
         w, h = self.size_wh
         k = scale_intrinsics(self.scene.intrinsics, self._scale)
-        # Open3D puts pixel centres at integer coordinates; ours (mocap.types) at +0.5.
-        params.intrinsic = o3d.camera.PinholeCameraIntrinsic(w, h, k[0, 0], k[1, 1], k[0, 2] - 0.5, k[1, 2] - 0.5)
+        # Open3D renders only a centred principal point ((w - 1) / 2 in its pixel convention: centres at integers,
+        # ours at +0.5). An off-centre one (a calibrated camera) only shifts the picture by (cx - w/2, cy - h/2)
+        # pixels, which a free 3D view can take; `mocap render`, which overlays the video, pads instead.
+        params.intrinsic = o3d.camera.PinholeCameraIntrinsic(w, h, k[0, 0], k[1, 1], (w - 1) / 2, (h - 1) / 2)
         if self.viewpoint is Viewpoint.ORBIT:
             target = np.asarray((0.0, 0.0, 3.0) if self._target_m is None else self._target_m, np.float64)
             distance = max(2.5, 0.9 * float(np.linalg.norm(target)))  # people large; the mouse zooms out

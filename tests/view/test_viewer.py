@@ -73,6 +73,26 @@ def test_meshes_render_where_the_ground_truth_projects(viewer: Viewer) -> None:
     assert_silhouette(drawn, truth)  # and nothing else is
 
 
+def test_an_off_centre_principal_point_still_gives_the_capture_view(caplog: pytest.LogCaptureFixture) -> None:
+    faces = person_mesh(0, 0)[1]
+    off_centre = INTRINSICS.copy()
+    off_centre[0, 2] += 9.0  # a calibrated camera: principal point 9 px right of the centre
+    viewer = Viewer(StaticScene(faces, off_centre, SIZE_WH), BARE)
+    try:
+        viewer.show(two_people_state())
+        drawn = (viewer.capture_rgb() < 250).any(axis=-1)
+    finally:
+        viewer.close()
+    assert "refused" not in caplog.text
+    centred = INTRINSICS.copy()
+    centred[:2] *= 2.0  # rendered at twice the store's 160x120, principal point at the centre
+    centred[0, 2], centred[1, 2] = 160.0, 120.0
+    truth = np.zeros_like(drawn)
+    for x_m, z_m in PEOPLE.values():
+        truth |= projected_mask(person_mesh(x_m, z_m)[0], faces, centred, (320, 240))
+    assert_silhouette(drawn, truth)
+
+
 def test_each_track_has_its_own_colour(viewer: Viewer) -> None:
     viewer.show(two_people_state())
     image = viewer.capture_rgb().astype(np.float32)
