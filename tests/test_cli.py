@@ -39,6 +39,18 @@ def test_run_tracks_a_person_into_a_store_with_overlay(person_clip: Path, tmp_pa
         assert sum(1 for _ in video.decode(stream)) == 24
 
 
+def test_max_people_defaults_to_one_for_a_webcam_and_four_for_a_file(person_clip: Path, tmp_path: Path) -> None:
+    from mocap.commands.run import default_max_people
+
+    assert default_max_people(live_source=True) == 1 and default_max_people(live_source=False) == 4
+    store_path = tmp_path / "o.zarr"
+    args = ["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh"]
+    assert main(args) == 0
+    assert open_store(store_path).attrs["config"]["detect"]["max_people"] == 4
+    assert main([*args, "--overwrite", "--max-people", "2"]) == 0
+    assert open_store(store_path).attrs["config"]["detect"]["max_people"] == 2
+
+
 def test_info_summarises_the_store(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store_path = tmp_path / "run.zarr"
     main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh"])
