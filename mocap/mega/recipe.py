@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -106,10 +107,12 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
     if recipe.init is not None and not last.exists():
         init_from_pretrained(model, load_trained(recipe.init).state_dict())
         log.info("stage 2 starts from %s", recipe.init)
-    decoder = decoded_landmarks(tokenizer.decode, anny_landmarks()) if recipe.reproject_decoded else None
-    geometry = None
-    if recipe.train.geometry_weight > 0:
-        geometry = token_geometry(tokenizer, resolve_device(recipe.train.device))
+    # The losses decode on the training device; the batch source keeps tokenizing on the CPU with `tokenizer`.
+    device = resolve_device(recipe.train.device)
+    decoder = None
+    if recipe.reproject_decoded:
+        decoder = decoded_landmarks(copy.deepcopy(tokenizer).to(device).eval().decode, anny_landmarks())
+    geometry = token_geometry(tokenizer, device) if recipe.train.geometry_weight > 0 else None
     trainer = Trainer(model, source, recipe.train, last, decode_keypoints=decoder, geometry=geometry)
     start, started = trainer.step, time.perf_counter()
     history = trainer.fit(until=recipe.stop_at)
