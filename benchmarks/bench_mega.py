@@ -202,7 +202,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     all_crops, mega, expected, baseline, floor, per_clip = [], [], [], [], [], {}
     for clip in clips:
         detections = detect_clip(clip, cache)
-        track = open_store(clip.with_suffix(".gt.zarr")).track(1)
+        truth_store = open_store(clip.with_suffix(".gt.zarr"))
+        track = truth_store.track(1)
         rows = np.searchsorted(track.frame_index, detections["frame_index"])
         truth_cam = track["vertices_cam_m"][rows].astype(np.float32)  # (F, V, 3)
         truth_lm = track["landmarks_cam_m"][rows]
@@ -223,6 +224,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         baseline.append(mp)
         all_crops.append(crops)
         per_clip[clip.name] = {
+            "motion": truth_store.attrs["synthetic"]["people"][0]["motion"],
             "frames": len(track),
             "detected": len(rows),
             "mega": summary(errors),
@@ -235,6 +237,17 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
 
     crops = Crops(**{f: np.concatenate([getattr(c, f) for c in all_crops]) for f in Crops.__dataclass_fields__})
     mega_all, mp_all = summary(joined(mega)), summary(joined(baseline))
+    # Per motion collection (the text before "/" in the motion name): which kinds of motion are hard.
+    by_collection: dict[str, dict] = {}
+    for i, values in enumerate(per_clip.values()):
+        by_collection.setdefault(values["motion"].split("/")[0], {"rows": []})["rows"].append(i)
+    for entry in by_collection.values():
+        rows = entry.pop("rows")
+        entry.update(
+            clips=len(rows),
+            mega_expected=summary(joined([expected[i] for i in rows])),
+            mediapipe=summary(joined([baseline[i] for i in rows])),
+        )
     return {
         "frames": int(sum(len(c) for c in all_crops)),
         "mega_argmax": mega_all,
@@ -243,6 +256,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
+        "by_collection": by_collection,
         "clips": per_clip,
     }, crops
 

@@ -212,6 +212,32 @@ def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path
     assert not np.allclose(first["vertices_cam_m"], second["vertices_cam_m"][rows], atol=1e-3)  # ... another mesh
 
 
+def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
+    store_path = tmp_path / "refined.zarr"
+    args = ["run", str(sample), "-o", str(store_path), "--no-progress", "--max-frames", "3", "--refine", "10"]
+    assert main(args) == 0
+    refined, plain = open_store(store_path), open_store(mesh_run)
+    assert refined.attrs["config"]["policy"]["refine_iterations"] == 10
+    assert plain.attrs["config"]["policy"]["refine_iterations"] == 0
+
+    def miss_px(store: object, rows: np.ndarray | None = None) -> float:
+        """Mean distance (px) between the mesh's 12 body joints, projected, and MediaPipe's landmarks."""
+        track = store.track(store.track_ids[0])  # type: ignore[attr-defined]
+        k = np.asarray(store.attrs.get("intrinsics") or [[640, 0, 320], [0, 640, 240], [0, 0, 1]])  # type: ignore[attr-defined]
+        joints, landmarks = track["joints_cam_m"], track["landmarks_px"]
+        if rows is not None:
+            joints, landmarks = joints[rows], landmarks[rows]
+        body = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+        uv = joints[:, body, :2] / joints[:, body, 2:] * k[0, 0] + k[:2, 2]
+        return float(np.linalg.norm(uv - landmarks[:, body, :2], axis=-1).mean())
+
+    first, second = refined.track(refined.track_ids[0]), plain.track(plain.track_ids[0])
+    rows = np.searchsorted(second.frame_index, first.frame_index)
+    np.testing.assert_array_equal(first["tokens"], second["tokens"][rows])  # MEGA's tokens are kept
+    assert miss_px(refined) < 0.8 * miss_px(plain, rows)
+
+
 def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> None:
     import bvhio
 

@@ -85,6 +85,7 @@ class MegaPredictor:
                 generator=self.generator,
                 confidence=self.config.confidence,
                 device=self.device,
+                first_logits=logits,  # the argmax pass is the first step's all-masked pass
             )
         return TokenPredictions(
             track_id=crops.track_id,

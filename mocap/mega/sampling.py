@@ -49,6 +49,7 @@ def sample_tokens(
     anneal: Callable[[float], float] = linear_anneal,
     confidence: Confidence = "logit",
     device: torch.device | str = "cpu",
+    first_logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fill all ``num_tokens`` masked tokens in ``steps`` passes; returns ids (batch, num_samples, num_tokens).
 
@@ -58,12 +59,19 @@ def sample_tokens(
     Sampling uses Gumbel noise scaled by ``temperature * anneal(r)``, which is 0 at the last step, so
     ``steps=1`` is exactly one pass + argmax. ``confidence`` ranks by the raw logit of the sampled id
     (MEGA's choice, for parity) or its log-softmax (MaskGIT's).
+
+    ``first_logits`` (batch, N, S): the caller's all-masked pass (the argmax pass). The first step sees no
+    token, so its logits are the same for every sample of an item: given them, the loop repeats them K times
+    instead of predicting (batch * K) rows again, one pass of ``steps`` saved.
     """
     rows = batch * num_samples
     ids = torch.zeros(rows, num_tokens, dtype=torch.long, device=device)
     visible = torch.zeros(rows, num_tokens, dtype=torch.bool, device=device)
     for step, num_visible in enumerate(num_visible_per_step(num_tokens, steps, schedule)):
-        logits = predict(ids, visible).float()  # (M, N, S)
+        if step == 0 and first_logits is not None:
+            logits = first_logits.float().repeat_interleave(num_samples, 0)  # (M, N, S)
+        else:
+            logits = predict(ids, visible).float()  # (M, N, S)
         temp = temperature * anneal((step + 1) / steps)
         noisy = logits + temp * gumbel_noise(logits.shape, generator).to(logits.device)
         sampled = noisy.argmax(dim=-1)  # (M, N)

@@ -1,7 +1,8 @@
 """The mesh stage of ``mocap run``: tracked people -> posed Anny meshes in the camera frame.
 
 Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass,
-K stochastic samples where the policy says so, tokenizer decode, then placement in the
+K stochastic samples where the policy says so, tokenizer decode (after an optional refinement onto
+the detector's landmarks, :mod:`mocap.mesh.refine`), then placement in the
 camera frame (rotation from the 6D head about the vertex centroid, translation from the
 weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from
 the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.online`).
@@ -10,7 +11,7 @@ the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,7 @@ from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
+from mocap.mesh.refine import RefineConfig, refine_to_landmarks
 from mocap.types import Crops, Meshes, TokenPredictions, Tracks
 
 
@@ -87,7 +89,9 @@ class MeshEstimator:
         """
         crops = make_crops(tracks)
         tokens = self.predictor.predict(crops)
-        if tokens.embeddings is not None:  # decode="expected"
+        if self.policy.refine_iterations > 0:
+            tokens = self.refine(crops, tokens)
+        if tokens.embeddings is not None:  # decode="expected", or refined
             canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
         else:
             canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
@@ -118,3 +122,31 @@ class MeshEstimator:
         joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)
+
+    def refine(self, crops: Crops, tokens: TokenPredictions) -> TokenPredictions:
+        """MEGA's deterministic answer pulled onto the crops' landmarks: new embeddings, rotation and camera.
+
+        Starts from the expected embeddings, or the argmax tokens' codes with ``decode="argmax"``. The token ids,
+        their confidence and the uncertainty stay MEGA's: they describe what MEGA predicted.
+        """
+        tokenizer = self.models.tokenizer
+        z = (
+            torch.from_numpy(tokens.embeddings)
+            if tokens.embeddings is not None
+            else tokenizer.vq_vae.lookup(torch.from_numpy(tokens.ids))
+        )
+        refined = refine_to_landmarks(
+            tokenizer,
+            z,
+            torch.from_numpy(tokens.rotation_6d),
+            torch.from_numpy(tokens.camera),
+            torch.from_numpy(crops.landmarks_crop),
+            torch.from_numpy(crops.landmarks_world_m),
+            RefineConfig(iterations=self.policy.refine_iterations),
+        )
+        return replace(
+            tokens,
+            embeddings=refined.z.numpy().astype(np.float32),
+            rotation_6d=refined.rotation_6d.numpy().astype(np.float32),
+            camera=refined.camera.numpy().astype(np.float32),
+        )

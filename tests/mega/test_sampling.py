@@ -93,3 +93,16 @@ def test_vertex_uncertainty_is_mean_distance_to_the_mean() -> None:
     samples[0, :, 2] = 0.0  # vertex 2: no spread
     assert torch.allclose(vertex_uncertainty(samples), torch.tensor([[1.0, 1.0, 0.0]]))
     assert vertex_uncertainty(torch.randn(4, 5, 7, 3)).shape == (4, 7)
+
+
+def test_first_logits_replace_the_first_pass_and_change_nothing() -> None:
+    """The all-masked pass is the same for every sample, so a caller's argmax logits can stand in for it."""
+    predict = RandomPredictor()
+    first = predict(torch.zeros(3, N, dtype=torch.long), torch.zeros(3, N, dtype=torch.bool))  # (3, N, S)
+    predict.calls.clear()
+    reused = sample_tokens(
+        predict, 3, N, steps=5, num_samples=4, generator=torch.Generator().manual_seed(2), first_logits=first
+    )
+    assert len(predict.calls) == 4 and int(predict.calls[0][1].sum(1)[0]) > 0  # the empty pass was skipped
+    full = sample_tokens(RandomPredictor(), 3, N, steps=5, num_samples=4, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(reused, full)
