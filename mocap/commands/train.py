@@ -122,6 +122,13 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--render-fraction", type=float, default=0.5, help="share of each batch drawn from --renders (default 0.5)"
     )
+    p.add_argument(
+        "--tumble",
+        type=float,
+        default=0.0,
+        help="share of synthetic crops turned by a uniform random rotation: upside-down and lying bodies "
+        "(default 0: yaw +-180, pitch +-25, roll +-12 degrees around an upright body)",
+    )
     p.add_argument("--stop-at", type=int, help="stop at this step (checkpointed) while the schedule runs to --steps")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     p.set_defaults(handler=_run_mega)
@@ -154,6 +161,7 @@ def _run_mega(args: argparse.Namespace) -> int:
         reproject_decoded=args.reproject_decoded,
         renders=args.renders,
         render_fraction=args.render_fraction,
+        tumble_fraction=args.tumble,
         stop_at=args.stop_at,
         resume=args.resume,
     )

@@ -68,6 +68,7 @@ class MegaRecipe:
     reproject_decoded: bool = False  # reprojection on the decoded argmax mesh (reference) vs the GT mesh
     renders: Path | None = None  # stage 2: a `mocap data renders` folder of MediaPipe-measured examples ...
     render_fraction: float = 0.5  # ... making up this share of every batch
+    tumble_fraction: float = 0.0  # synthetic crops turned by a uniform random rotation (LandmarkSynthesis)
     stop_at: int | None = None  # stop (checkpointed) at this step, before the schedule's end
     resume: bool = False
 
@@ -95,7 +96,8 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         tokenizer.encode,
         recipe.batch_size,
         landmarks=anny_landmarks() if conditioned else None,
-        synthesis=LandmarkSynthesis(with_world=config.cond_dim == 6),  # 6 = crop xy, visibility, world xyz
+        # 6 = crop xy, visibility, world xyz
+        synthesis=LandmarkSynthesis(with_world=config.cond_dim == 6, tumble_fraction=recipe.tumble_fraction),
         seed=recipe.train.seed,
     )
     if recipe.renders is not None:
@@ -137,6 +139,7 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         "init": None if recipe.init is None else str(recipe.init),
         "renders": None if recipe.renders is None else str(recipe.renders),
         "render_fraction": recipe.render_fraction if recipe.renders is not None else 0.0,
+        "tumble_fraction": recipe.tumble_fraction,
     }
     (recipe.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

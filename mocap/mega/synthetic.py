@@ -56,6 +56,9 @@ class LandmarkSynthesis:
     occluded_noise_std: float = 0.05  # MediaPipe still guesses hidden landmarks, worse
     world_noise_m: float = 0.03
     with_world: bool = True  # 6 features (x, y, vis, world xyz) or 3
+    # Share of crops turned by a uniform random rotation instead: the canonical body has no global orientation, so
+    # without this a bent-over, lying or upside-down body is never seen (test subjects' cartwheels: see the card).
+    tumble_fraction: float = 0.0
 
 
 def random_rotations(batch: int, config: LandmarkSynthesis, generator: torch.Generator) -> torch.Tensor:
@@ -68,7 +71,23 @@ def random_rotations(batch: int, config: LandmarkSynthesis, generator: torch.Gen
         @ axis_angle_to_matrix(axes[0] * pitch[:, None])
         @ axis_angle_to_matrix(axes[2] * roll[:, None])
     )  # (B, 3, 3)
+    if config.tumble_fraction > 0:  # drawn only when asked, so that runs without it keep their random stream
+        tumbled = torch.rand(batch, generator=generator) < config.tumble_fraction
+        view = torch.where(tumbled[:, None, None], uniform_rotations(batch, generator), view)
     return view @ torch.tensor(config.canonical_to_camera)
+
+
+def uniform_rotations(batch: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, 3, 3) rotations uniform over SO(3): normalised Gaussian quaternions (w, x, y, z)."""
+    w, x, y, z = torch.nn.functional.normalize(torch.randn(batch, 4, generator=generator), dim=1).unbind(-1)
+    return torch.stack(
+        [
+            torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            torch.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            torch.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        dim=-2,
+    )
 
 
 def random_cameras(points_cam_m: torch.Tensor, config: LandmarkSynthesis, generator: torch.Generator) -> torch.Tensor:

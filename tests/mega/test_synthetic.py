@@ -4,7 +4,13 @@ import torch
 
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.mega.geometry import weak_perspective_project
-from mocap.mega.synthetic import BODY_PARTS, LandmarkSynthesis, random_rotations, synthesize_landmarks
+from mocap.mega.synthetic import (
+    BODY_PARTS,
+    LandmarkSynthesis,
+    random_rotations,
+    synthesize_landmarks,
+    uniform_rotations,
+)
 
 
 def canonical_landmarks(batch: int) -> torch.Tensor:
@@ -51,6 +57,19 @@ def test_upright_person_keeps_head_up_in_the_image() -> None:
     R = random_rotations(1, config, torch.Generator())
     head_up = R[0] @ torch.tensor([0.0, 0.0, 1.0])  # Anny's +z
     assert torch.allclose(head_up, torch.tensor([0.0, -1.0, 0.0]))  # image y points down
+
+
+def test_tumbling_turns_bodies_upside_down_and_leaves_the_rest_alone() -> None:
+    up = torch.tensor([0.0, 0.0, 1.0])  # Anny's +z; in the camera frame, head up is y < 0
+    upright = random_rotations(2000, LandmarkSynthesis(), torch.Generator().manual_seed(0)) @ up
+    assert (upright[:, 1] < -0.8).all(), "pitch 25 and roll 12 degrees at most"
+    tumbled = random_rotations(2000, LandmarkSynthesis(tumble_fraction=0.3), torch.Generator().manual_seed(0)) @ up
+    upside_down = (tumbled[:, 1] > 0).float().mean()
+    assert 0.1 < upside_down < 0.2  # half of the tumbled 30 %
+    R = uniform_rotations(4000, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(R @ R.mT, torch.eye(3).expand(4000, 3, 3), atol=1e-5, rtol=0)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(4000), atol=1e-5)
+    torch.testing.assert_close((R @ up).mean(0), torch.zeros(3), atol=0.04, rtol=0)  # no preferred direction
 
 
 def test_occlusion_and_truncation_lower_visibility() -> None:
