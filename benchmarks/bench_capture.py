@@ -9,10 +9,12 @@ child process (so its peak memory is its own) and compare with the ground truth:
   landmark regressor on both meshes), hip-centre aligned, in mm; PVE on all 13,718 vertices after
   centring both meshes on their vertex mean;
 - acceleration error (mm/frame^2) of those landmarks, root-aligned, before (raw) and after smoothing;
+- overlay miss: mean pixel distance between those 12 joints of the (raw) mesh, projected with the run's camera
+  (what ``mocap render`` draws), and the true 2D joints; MediaPipe's own 2D landmarks beside it;
 - id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
 - frames/s of the run, peak memory, store bytes per person-frame.
 
-Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--out benchmarks/results/capture.json]``.
+Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--out FILE.json]``.
 """
 
 from __future__ import annotations
@@ -95,7 +97,12 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         for i, j in zip(*linear_sum_assignment(cost), strict=True):
             if cost[i, j] < 60:  # px: a real match, not the nearest stranger
                 pairs[people[i]].append((frame, tracks[j], pred_rows[tracks[j]][frame]))
+    from mocap.mesh.crop import default_intrinsics
+    from mocap.render.composite import project_px
+
+    intrinsics = run.attrs.get("intrinsics") or default_intrinsics(tuple(run.attrs["source"]["size_wh"]))
     mpjpe, pa, pve, accel_raw, accel_smooth, switches, matched = [], [], [], [], [], 0, 0
+    miss_mesh_px, miss_mediapipe_px = [], []
     for person, matches in pairs.items():
         if not matches:
             continue
@@ -104,7 +111,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         gtrack = gt.track(person)
         rows_gt = np.array([gt_rows[person][f] for f, _, _ in matches])
         gt_joints = np.asarray(gtrack["landmarks_cam_m"][rows_gt], np.float64)
-        pred = {name: [] for name in ("joints_cam_m", "joints_smoothed_cam_m", "vertices_smoothed_cam_m")}
+        names = ("joints_cam_m", "joints_smoothed_cam_m", "vertices_smoothed_cam_m", "landmarks_px")
+        pred: dict[str, list[np.ndarray]] = {name: [] for name in names}
         for _, t, row in matches:
             track = run.track(t)
             for name in pred:
@@ -116,6 +124,9 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         gv = gt_vertices_cam(gtrack, rows_gt)
         pv = np.stack(pred["vertices_smoothed_cam_m"])
         pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))
+        gt_px = np.asarray(gtrack["landmarks_px"][rows_gt], np.float64)[:, BODY, :2]
+        miss_mesh_px.extend(np.linalg.norm(project_px(raw[:, BODY], intrinsics) - gt_px, axis=-1).mean(1))
+        miss_mediapipe_px.extend(np.linalg.norm(np.stack(pred["landmarks_px"])[:, BODY, :2] - gt_px, axis=-1).mean(1))
         accel_raw.append(accel_error_mm(raw, gt_joints))
         accel_smooth.append(accel_error_mm(smooth, gt_joints))
     gt_person_frames = sum(len(gt.track(p)) for p in gt.track_ids)
@@ -123,6 +134,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         "mpjpe_mm": float(np.mean(mpjpe) * 1000) if mpjpe else None,
         "pa_mpjpe_mm": float(np.mean(pa) * 1000) if pa else None,
         "pve_mm": float(np.mean(pve) * 1000) if pve else None,
+        "overlay_miss_px": float(np.mean(miss_mesh_px)) if miss_mesh_px else None,
+        "mediapipe_2d_miss_px": float(np.mean(miss_mediapipe_px)) if miss_mediapipe_px else None,
         "accel_error_raw_mm_per_frame2": float(np.nanmean(accel_raw)) if accel_raw else None,
         "accel_error_smoothed_mm_per_frame2": float(np.nanmean(accel_smooth)) if accel_smooth else None,
         "id_switches": switches,
@@ -131,9 +144,10 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
     }
 
 
-def run_clip(clip: Path, mode: str, out_dir: Path) -> dict:
+def run_clip(clip: Path, mode: str, out_dir: Path, refine: int = 0) -> dict:
     store = out_dir / f"{clip.stem}.{mode}.zarr"
     command = [sys.executable, "-m", "mocap.cli", "run", str(clip), "-o", str(store), "--no-progress", "--mode", mode]
+    command += ["--refine", str(refine)]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -158,18 +172,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clips", nargs="*", type=Path, default=sorted((ROOT / "samples").glob("*.mp4")))
     parser.add_argument("--mode", default="offline", choices=("live", "offline", "quality"))
+    parser.add_argument("--refine", type=int, default=0, help="mocap run --refine STEPS")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "capture.json")
     args = parser.parse_args()
     report: dict = {
         "benchmark": __doc__.splitlines()[0],
         "mode": args.mode,
+        "refine": args.refine,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count()},
         "clips": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            speed = run_clip(clip, args.mode, Path(tmp))
+            speed = run_clip(clip, args.mode, Path(tmp), args.refine)
             accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
             report["clips"][clip.name] = {**accuracy, **speed}
             print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)
