@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -197,12 +198,16 @@ def test_run_with_the_mesh_model_stores_meshes(mesh_run: Path) -> None:
     assert np.mean((u > box[:, 0]) & (u < box[:, 2])) > 0.9
 
 
-def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path: Path) -> None:
+def short_walk_run(store_path: Path, *options: str) -> Path:
+    """``mocap run`` on the first 3 frames of samples/walk.mp4 with extra ``options``; returns the store."""
     sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
-    store_path = tmp_path / "argmax.zarr"
-    args = ["run", str(sample), "-o", str(store_path), "--no-progress", "--max-frames", "3", "--decode", "argmax"]
-    assert main(args) == 0
-    argmax, expected = open_store(store_path), open_store(mesh_run)
+    assert main(["run", str(sample), "-o", str(store_path), "--no-progress", "--max-frames", "3", *options]) == 0
+    return store_path
+
+
+def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path: Path) -> None:
+    argmax = open_store(short_walk_run(tmp_path / "argmax.zarr", "--decode", "argmax"))
+    expected = open_store(mesh_run)
     assert argmax.attrs["config"]["policy"]["decode"] == "argmax"
     assert expected.attrs["config"]["policy"]["decode"] == "expected"
     first, second = argmax.track(argmax.track_ids[0]), expected.track(expected.track_ids[0])
@@ -213,24 +218,21 @@ def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:
-    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
-    store_path = tmp_path / "refined.zarr"
-    args = ["run", str(sample), "-o", str(store_path), "--no-progress", "--max-frames", "3", "--refine", "10"]
-    assert main(args) == 0
-    refined, plain = open_store(store_path), open_store(mesh_run)
+    from mocap.mega.evaluate import BODY_12
+    from mocap.mesh.crop import default_intrinsics
+    from mocap.render.composite import project_px
+
+    refined = open_store(short_walk_run(tmp_path / "refined.zarr", "--refine", "10"))
+    plain = open_store(mesh_run)
     assert refined.attrs["config"]["policy"]["refine_iterations"] == 10
     assert plain.attrs["config"]["policy"]["refine_iterations"] == 0
 
-    def miss_px(store: object, rows: np.ndarray | None = None) -> float:
+    def miss_px(store: Any, rows: np.ndarray | slice = slice(None)) -> float:
         """Mean distance (px) between the mesh's 12 body joints, projected, and MediaPipe's landmarks."""
-        track = store.track(store.track_ids[0])  # type: ignore[attr-defined]
-        k = np.asarray(store.attrs.get("intrinsics") or [[640, 0, 320], [0, 640, 240], [0, 0, 1]])  # type: ignore[attr-defined]
-        joints, landmarks = track["joints_cam_m"], track["landmarks_px"]
-        if rows is not None:
-            joints, landmarks = joints[rows], landmarks[rows]
-        body = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
-        uv = joints[:, body, :2] / joints[:, body, 2:] * k[0, 0] + k[:2, 2]
-        return float(np.linalg.norm(uv - landmarks[:, body, :2], axis=-1).mean())
+        track = store.track(store.track_ids[0])
+        k = store.attrs.get("intrinsics") or default_intrinsics(tuple(store.attrs["source"]["size_wh"]))
+        uv = project_px(track["joints_cam_m"][rows][:, BODY_12], k)
+        return float(np.linalg.norm(uv - track["landmarks_px"][rows][:, BODY_12, :2], axis=-1).mean())
 
     first, second = refined.track(refined.track_ids[0]), plain.track(plain.track_ids[0])
     rows = np.searchsorted(second.frame_index, first.frame_index)

@@ -31,10 +31,9 @@ import torch
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.mega.conditioning import MIN_VISIBILITY
+from mocap.mega.evaluate import HIPS
 from mocap.mega.geometry import weak_perspective_project
 from mocap.tokenizer.model import MeshVQVAE
-
-HIPS = [23, 24]  # BlazePose left and right hip
 
 
 @dataclass(frozen=True)
