@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mocap.mega.geometry import HIPS
+
 if TYPE_CHECKING:
     from mocap.mega.model import Mega
     from mocap.mega.rendered import RenderedExamples
     from mocap.tokenizer.model import MeshVQVAE
 
 BODY_12 = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
-HIPS = [23, 24]
 
 
 def procrustes_aligned(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -13,11 +13,55 @@ from __future__ import annotations
 
 import torch
 
+from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+
+SHOULDERS, HIPS = [11, 12], [23, 24]  # BlazePose landmark indices
+
 
 def weak_perspective_project(points_cam_m: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
     """Points (B, J, 3) in metres, camera (B, 3) = (s, tx, ty) -> crop coordinates (B, J, 2) = s * (X[:2] + t)."""
     scale, shift = camera[:, None, :1], camera[:, None, 1:]  # (B, 1, 1), (B, 1, 2)
     return scale * (points_cam_m[..., :2] + shift)
+
+
+def upright_angle(landmarks_crop: torch.Tensor) -> torch.Tensor:
+    """In-plane turn (B,) in radians of the torso in crop landmarks (B, 33, >= 2; x right, y down).
+
+    The angle that turns image-up (0, -1) onto the hips -> shoulders direction (mid-hips to mid-shoulders) about the
+    camera's z axis: 0 for an upright body, +pi/2 lying head to the right, +-pi upside down; 0 when a pair is missing.
+    """
+    xy = landmarks_crop[..., :2]
+    up = xy[:, SHOULDERS].nanmean(dim=1) - xy[:, HIPS].nanmean(dim=1)  # (B, 2)
+    return torch.nan_to_num(torch.atan2(up[:, 0], -up[:, 1]))
+
+
+def view_axis_rotation(angle_rad: torch.Tensor) -> torch.Tensor:
+    """Angles (B,) -> rotations (B, 3, 3) about the camera's z axis (x right, y down: positive turns x onto y)."""
+    c, s = angle_rad.cos(), angle_rad.sin()
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    return torch.stack([c, -s, zero, s, c, zero, zero, zero, one], dim=-1).reshape(-1, 3, 3)
+
+
+def turn_landmark_features(features: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """Landmark features (B, L, F) seen through a camera turned by ``rotation`` (B, 3, 3) about its z axis: the crop
+    x, y (features 0-1, about the crop centre) and, when F = 6, the world x, y, z (features 3-5) turn; visibility stays.
+    """
+    turned = features.clone()
+    turned[..., :2] = features[..., :2] @ rotation[:, :2, :2].transpose(1, 2)
+    if features.shape[-1] >= 6:
+        turned[..., 3:6] = features[..., 3:6] @ rotation.transpose(1, 2)
+    return turned
+
+
+def turn_rotation_camera(
+    rotation_6d: torch.Tensor, camera: torch.Tensor, rotation: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A rotation 6D (B, 6) and weak-perspective camera (B, 3) predicted in a view turned about z, brought into the
+    view turned by ``rotation`` (B, 3, 3) from it: R -> rotation R, (s, t) -> (s, rotation_xy t), because
+    rotation_xy (s (X_xy + t)) = s ((rotation X)_xy + rotation_xy t) for a turn about the viewing axis."""
+    turned = rotation @ rotation_6d_to_matrix(rotation_6d)  # (B, 3, 3)
+    shift = camera[:, 1:, None]  # (B, 2, 1)
+    return matrix_to_rotation_6d(turned), torch.cat([camera[:, :1], (rotation[:, :2, :2] @ shift)[..., 0]], dim=1)
 
 
 def geodesic_angle(R_a: torch.Tensor, R_b: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,10 @@ checkpoint keys (``encoder.proj``, ``decoder.rotcam_head.0``, ``backbone.4.0.con
   conditioning tokens PREFIXED (concatenation, not cross-attention) -> blocks (no final norm) -> ``head`` on the
   last N outputs -> logits (B, N, S). A rotation (6D) + weak-perspective camera (s, tx, ty) head reads the pooled
   conditioning only, so it does not depend on the tokens.
+- Upright landmarks (ours, ``MegaConfig.upright``): before embedding, the landmarks are turned about the camera's
+  viewing axis so that the torso points up in the crop; the rotation and camera come back turned the other way.
+  An in-plane turn of the input then turns the output with it, by construction: a handstand reads as a standing
+  body, which the training data holds plenty of.
 
 Example:
     >>> model = Mega(MegaConfig.tiny())
@@ -35,6 +39,7 @@ from mocap.mega.conditioning import (
     landmark_condition_inputs,
     pooled_dim,
 )
+from mocap.mega.geometry import turn_landmark_features, turn_rotation_camera, upright_angle, view_axis_rotation
 from mocap.mega.sampling import ArgmaxTokens, argmax_tokens, sample_tokens
 from mocap.mega.transformer import Block
 
@@ -60,6 +65,7 @@ class MegaConfig:
     backbone: BackboneConfig | None = None  # image path only
     rotcam_dropout: float = 0.5  # official: Dropout(0.5) between the two Linear layers, no nonlinearity
     rotcam_gelu: bool = False  # ours: GELU in those slots instead (same keys .0 and .2)
+    upright: bool = False  # ours, landmarks only: turn the input torso upright in the crop (no weights involved)
 
     @classmethod
     def official_resnet(cls) -> MegaConfig:
@@ -96,13 +102,13 @@ class MegaConfig:
     @classmethod
     def anny_landmarks_small(cls) -> MegaConfig:
         """The embedded default: MediaPipe crop + world landmarks, sized for a 2-core CPU."""
-        return cls(emb_dim=256, encoder_layer=6, decoder_layer=4, rotcam_dropout=0.1, rotcam_gelu=True)
+        return cls(emb_dim=256, encoder_layer=6, decoder_layer=4, rotcam_dropout=0.1, rotcam_gelu=True, upright=True)
 
     @classmethod
     def anny_landmarks_cpu(cls) -> MegaConfig:
         """The shipped model: width 128, 4 + 3 layers (1.6 M parameters), ~4x faster than ``anny_landmarks_small``
         per pass on a 2-core CPU (measured in ``models/mega_anny/MODEL_CARD.md``); less capacity."""
-        return cls(emb_dim=128, encoder_layer=4, decoder_layer=3, rotcam_dropout=0.1, rotcam_gelu=True)
+        return cls(emb_dim=128, encoder_layer=4, decoder_layer=3, rotcam_dropout=0.1, rotcam_gelu=True, upright=True)
 
     @classmethod
     def tiny(cls) -> MegaConfig:
@@ -120,10 +126,12 @@ class MegaOutput(NamedTuple):
 
 
 class Condition(NamedTuple):
-    """Conditioning after embedding: tokens (B, L_c, D) for the decoder, pooled (B, P) for the rotation/camera head."""
+    """Conditioning after embedding: tokens (B, L_c, D) for the decoder, pooled (B, P) for the rotation/camera head,
+    and with ``upright`` the turn (B, 3, 3) about the viewing axis that takes the upright view back to the camera's."""
 
     tokens: torch.Tensor
     pooled: torch.Tensor
+    turn: torch.Tensor | None = None
 
 
 def _blocks(config: MegaConfig, layers: int, heads: int) -> nn.Sequential:
@@ -223,22 +231,29 @@ class Mega(nn.Module):
 
     def condition(self, cond: torch.Tensor) -> Condition:
         """Crop images (B, 3, H, W) or landmark features (B, 33, F) -> embedded ``Condition``."""
+        turn = None
         if self.config.cond == "image":
             tokens_in, pooled = image_condition_inputs(self.backbone(cond))  # (B, h*w, C), (B, C)
         elif self.config.cond == "landmarks":
+            if self.config.upright:
+                turn = view_axis_rotation(upright_angle(cond))  # (B, 3, 3) upright view -> camera
+                cond = turn_landmark_features(cond, turn.transpose(1, 2))
             tokens_in, pooled = landmark_condition_inputs(cond)  # (B, 33, F), (B, 33 F)
         else:
             raise ValueError("this MEGA has no conditioning (a pre-training model); call logits(ids, visible)")
-        return Condition(self.decoder.pos_emb_cond(self.decoder.cond_emb(tokens_in)), pooled)
+        return Condition(self.decoder.pos_emb_cond(self.decoder.cond_emb(tokens_in)), pooled, turn)
 
     def logits(self, ids: torch.Tensor, visible: torch.Tensor, cond_tokens: torch.Tensor | None = None) -> torch.Tensor:
         """ids (B, N), visible (B, N) bool, conditioning tokens (B, L_c, D) or None -> logits (B, N, S)."""
         features, backward_indexes = self.encoder(ids, visible)
         return self.decoder(features, backward_indexes, cond_tokens)
 
-    def rotcam(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pooled conditioning (B, P) -> rotation_6d (B, 6), camera (B, 3)."""
-        return self.decoder.rotcam(pooled)
+    def rotcam(self, condition: Condition) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conditioning -> rotation_6d (B, 6) canonical -> camera, crop camera (B, 3), in the camera's own view."""
+        rotation_6d, camera = self.decoder.rotcam(condition.pooled)
+        if condition.turn is None:
+            return rotation_6d, camera
+        return turn_rotation_camera(rotation_6d, camera, condition.turn)
 
     def forward(self, ids: torch.Tensor, visible: torch.Tensor, cond: torch.Tensor | None = None) -> MegaOutput:
         if cond is None:
@@ -246,7 +261,7 @@ class Mega(nn.Module):
                 raise ValueError(f"this MEGA is conditioned on {self.config.cond}; pass cond")
             return MegaOutput(self.logits(ids, visible), None, None)
         condition = self.condition(cond)
-        return MegaOutput(self.logits(ids, visible, condition.tokens), *self.rotcam(condition.pooled))
+        return MegaOutput(self.logits(ids, visible, condition.tokens), *self.rotcam(condition))
 
     @torch.no_grad()
     def argmax(self, cond: torch.Tensor | None, batch: int) -> tuple[ArgmaxTokens, MegaOutput]:

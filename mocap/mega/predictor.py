@@ -70,7 +70,7 @@ class MegaPredictor:
         logits = self.model.logits(nothing.long(), nothing, condition.tokens)  # (n, N, S)
         argmax = argmax_tokens(logits)
         embeddings = None if self.codebook is None else logits.softmax(dim=-1) @ self.codebook  # (n, N, C)
-        rotation_6d, camera = self.model.rotcam(condition.pooled)
+        rotation_6d, camera = self.model.rotcam(condition)
         samples = None
         if num_samples > 0 and n > 0:
             tokens = condition.tokens.repeat_interleave(num_samples, 0)  # (n K, 33, D), row = crop * K + sample

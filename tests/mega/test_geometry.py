@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mocap.body.rotations import axis_angle_to_matrix
+from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d, rotation_6d_to_matrix
 from mocap.mega.geometry import geodesic_angle, weak_perspective_project
 
 
@@ -34,3 +34,33 @@ def test_crop_camera_matches_the_pinhole_for_a_distant_body() -> None:
     pixels_pinhole = principal[:, None] + focal[:, None, None] * cam[..., :2] / cam[..., 2:]
     assert torch.allclose(pixels_weak, pixels_pinhole, atol=1e-3)
     assert T[0, 2].item() == pytest.approx(2 * 1000 / (1.1 * 250))
+
+
+def test_upright_angle_reads_the_torso_turn() -> None:
+    from mocap.mega.geometry import upright_angle
+
+    landmarks = torch.zeros(4, 33, 3)
+    up = torch.tensor([[0.0, -1.0], [1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])  # hips -> shoulders, y down
+    landmarks[:, [11, 12], :2] = 0.4 * up[:, None]
+    expected = torch.tensor([0.0, torch.pi / 2, torch.pi, -torch.pi / 4])
+    assert torch.allclose(upright_angle(landmarks).abs(), expected.abs(), atol=1e-6)  # +-pi both mean upside down
+    assert upright_angle(landmarks)[3] < 0
+    landmarks[0, [11, 12, 23, 24]] = float("nan")
+    assert upright_angle(landmarks)[0] == 0.0  # no torso: no turn
+
+
+def test_turning_back_matches_the_turned_projection() -> None:
+    from mocap.mega.geometry import turn_landmark_features, turn_rotation_camera, view_axis_rotation
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(2, 5, 3, generator=generator)
+    R = axis_angle_to_matrix(torch.randn(2, 3, generator=generator))
+    camera = torch.tensor([[1.3, 0.1, -0.2], [0.8, -0.3, 0.05]])
+    turn = view_axis_rotation(torch.tensor([0.7, -2.5]))
+    seen = weak_perspective_project(points @ R.transpose(1, 2), camera)  # (2, 5, 2) in the first view
+    features = torch.cat([seen, torch.ones(2, 5, 1), points], dim=-1)  # (2, 5, 6)
+    turned_seen = turn_landmark_features(features, turn)[..., :2]
+    rotation_6d, turned_camera = turn_rotation_camera(matrix_to_rotation_6d(R), camera, turn)
+    again = weak_perspective_project(points @ rotation_6d_to_matrix(rotation_6d).transpose(1, 2), turned_camera)
+    assert torch.allclose(turned_seen, again, atol=1e-5)  # the turned view is the view of the turned body
+    assert torch.allclose(turned_camera[:, 0], camera[:, 0])  # a turn about the viewing axis keeps the scale

@@ -119,6 +119,28 @@ def test_missing_landmarks_use_the_missing_token() -> None:
         assert not torch.isnan(model(ids, visible, absent).logits).any()
 
 
+def test_upright_model_turns_its_answer_with_the_input() -> None:
+    from mocap.body.rotations import rotation_6d_to_matrix
+    from mocap.mega.geometry import turn_landmark_features, view_axis_rotation
+
+    model = Mega(replace(MegaConfig.tiny(), cond_dim=6, upright=True)).eval()
+    cond = torch.cat([landmarks(2), torch.randn(2, 33, 3, generator=torch.Generator().manual_seed(1))], dim=-1)
+    turn = view_axis_rotation(torch.tensor([2.8, -1.1]))  # e.g. a handstand, and a body lying on its side
+    ids, visible = torch.zeros(2, N, dtype=torch.long), random_visible(2, 0)
+    with torch.no_grad():
+        base, turned = model(ids, visible, cond), model(ids, visible, turn_landmark_features(cond, turn))
+    assert torch.allclose(turned.logits, base.logits, atol=1e-4)  # the same body, whichever way up
+    R_base, R_turned = rotation_6d_to_matrix(base.rotation_6d), rotation_6d_to_matrix(turned.rotation_6d)
+    assert torch.allclose(R_turned, turn @ R_base, atol=1e-5)
+    shift = (turn[:, :2, :2] @ base.camera[:, 1:, None])[..., 0]  # type: ignore[index]
+    assert torch.allclose(turned.camera[:, 1:], shift, atol=1e-5)  # type: ignore[index]
+    plain = Mega(replace(model.config, upright=False)).eval()
+    plain.load_state_dict(model.state_dict())  # the flag adds no weights
+    with torch.no_grad():
+        unturned = plain(ids, visible, turn_landmark_features(cond, turn)).logits
+    assert not torch.allclose(unturned, base.logits, atol=1e-4)
+
+
 def test_unequal_visible_counts_are_rejected() -> None:
     model = Mega(MegaConfig.tiny())
     visible = torch.zeros(2, N, dtype=torch.bool)
@@ -185,6 +207,6 @@ def test_full_size_backbones_give_the_reference_token_grids(preset: str, tokens:
         config = model.config
         assert config.backbone is not None and config.cond_length == tokens
         condition = model.condition(torch.empty(3, 3, *config.backbone.image_size_hw))
-        rotation, camera = model.rotcam(condition.pooled)
+        rotation, camera = model.rotcam(condition)
     assert condition.tokens.shape == (3, tokens, 1024) and condition.pooled.shape == (3, channels)
     assert rotation.shape == (3, 6) and camera.shape == (3, 3)
