@@ -14,7 +14,8 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
 - frames/s of the run, peak memory, store bytes per person-frame.
 
-Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--out FILE.json]``.
+Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--out FILE.json]`` (default
+out: ``results/capture.json``, ``capture_live.json``, ``capture_refine.json`` ... by mode and refinement).
 """
 
 from __future__ import annotations
@@ -173,8 +174,11 @@ def main() -> None:
     parser.add_argument("clips", nargs="*", type=Path, default=sorted((ROOT / "samples").glob("*.mp4")))
     parser.add_argument("--mode", default="offline", choices=("live", "offline", "quality"))
     parser.add_argument("--refine", type=int, default=0, help="mocap run --refine STEPS")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "capture.json")
+    parser.add_argument("--out", type=Path, help="default: results/capture[_live|_quality][_refine].json")
     args = parser.parse_args()
+    if args.out is None:  # one file per configuration, so that a live run never overwrites the offline figures
+        name = "capture" + ("" if args.mode == "offline" else f"_{args.mode}") + ("_refine" if args.refine else "")
+        args.out = ROOT / "benchmarks" / "results" / f"{name}.json"
     report: dict = {
         "benchmark": __doc__.splitlines()[0],
         "mode": args.mode,
