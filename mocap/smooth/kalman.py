@@ -35,12 +35,29 @@ class SmoothConfig:
             error floor even when all samples agree).
         uncertainty_gain: measurement std = floor + gain * per-coordinate uncertainty (m).
         max_gap_s: longer gaps restart the filter instead of coasting through them.
+        per_vertex: weight each vertex by its own uncertainty. Off by default: every vertex of a frame
+            then gets the frame's mean vertex uncertainty, so a doubtful frame still moves the track less,
+            but the whole mesh is smoothed with one gain. Per-vertex gains smooth the uncertain limbs harder
+            than the torso, so they lag behind it and the body's shape drifts (measured in
+            models/mega_anny/MODEL_CARD.md, "End to end").
     """
 
     accel_std_m_s2: float = 6.0
     measurement_floor_m: float = 0.01
     uncertainty_gain: float = 1.5
     max_gap_s: float = 0.5
+    per_vertex: bool = False
+
+
+def vertex_weights_m(vertex_uncertainty_m: npt.ArrayLike, config: SmoothConfig) -> Array:
+    """The uncertainty (m) each vertex is weighted by: (..., V) -> (..., V).
+
+    Its own (``config.per_vertex``) or the mean over the V vertices of its frame.
+    """
+    uncertainty = np.asarray(vertex_uncertainty_m, np.float64)
+    if config.per_vertex:
+        return uncertainty
+    return np.broadcast_to(uncertainty.mean(axis=-1, keepdims=True), uncertainty.shape)
 
 
 def measurement_variance(uncertainty_m: Array, config: SmoothConfig) -> Array:

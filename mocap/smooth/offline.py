@@ -21,7 +21,7 @@ import torch
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.io.store import open_store, replace_track_field
-from mocap.smooth.kalman import SmoothConfig, smooth_track
+from mocap.smooth.kalman import SmoothConfig, smooth_track, vertex_weights_m
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def smooth_sequence(
     times_s = np.arange(span) / fps
     out = np.empty((n, v * 3), np.float32)
     flat = np.asarray(vertices_m, np.float64).reshape(n, v * 3)
-    flat_unc = np.repeat(np.asarray(uncertainty_m, np.float64), 3, axis=1)  # (n, V*3)
+    flat_unc = np.repeat(vertex_weights_m(uncertainty_m, config), 3, axis=1)  # (n, V*3)
     for start in range(0, v * 3, block):
         stop = min(start + block, v * 3)
         positions = np.full((span, stop - start), np.nan)

@@ -2,7 +2,8 @@
 
 Each track keeps its own per-coordinate Kalman state over the flattened vertices (V*3
 coordinates, camera frame, metres). A frame's measurement noise comes from its per-vertex
-uncertainty, so a doubtful frame moves the track less. A track unseen for longer than
+uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful
+frame moves the track less. A track unseen for longer than
 ``max_gap_s`` starts afresh; tracks that are gone are forgotten after that long too.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from mocap.smooth.kalman import FilterState, SmoothConfig, correct, measurement_variance, predict
+from mocap.smooth.kalman import FilterState, SmoothConfig, correct, measurement_variance, predict, vertex_weights_m
 
 
 class OnlineSmoother:
@@ -32,7 +33,8 @@ class OnlineSmoother:
         out = np.empty(vertices_m.shape, np.float32)
         for row, track_id in enumerate(int(t) for t in track_ids):
             position = np.asarray(vertices_m[row], np.float64).reshape(-1)  # (V*3,)
-            variance = measurement_variance(np.repeat(np.asarray(uncertainty_m[row]), 3), self.config)
+            weights_m = vertex_weights_m(uncertainty_m[row], self.config)  # (V,)
+            variance = measurement_variance(np.repeat(weights_m, 3), self.config)
             state = self._states.get(track_id)
             if state is None or time_s - state.time_s > self.config.max_gap_s:
                 state = FilterState.start(position, variance, time_s)

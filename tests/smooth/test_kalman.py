@@ -10,6 +10,7 @@ from mocap.smooth.kalman import (
     measurement_variance,
     predict,
     smooth_track,
+    vertex_weights_m,
 )
 
 CONFIG = SmoothConfig()
@@ -94,3 +95,9 @@ def test_measurement_variance_and_bad_start() -> None:
     assert np.isclose(measurement_variance(np.array([0.02]), SmoothConfig(0, 0.01, 1.5, 1))[0], 0.04**2)
     with pytest.raises(ValueError, match="must start with a measurement"):
         smooth_track(np.full((3, 1), np.nan), np.zeros((3, 1)), np.arange(3.0), CONFIG)
+
+
+def test_vertex_weights_are_the_frame_mean_unless_per_vertex() -> None:
+    uncertainty = np.array([[0.0, 0.02, 0.04], [0.01, 0.01, 0.01]])  # (T=2, V=3)
+    np.testing.assert_allclose(vertex_weights_m(uncertainty, CONFIG), [[0.02] * 3, [0.01] * 3])
+    np.testing.assert_allclose(vertex_weights_m(uncertainty, SmoothConfig(per_vertex=True)), uncertainty)

@@ -10,6 +10,7 @@ from mocap.smooth.offline import smooth_sequence, smooth_store
 from mocap.types import FrameResult, Tracks, TrackState
 
 V = 13718  # Anny's vertex count: the landmark regressor expects it
+OFFSET_M = np.array([0.3, 0.0, 0.0])  # the second vertex of _rigid_swing, from the first
 
 
 def _tracks(track_id: int) -> Tracks:
@@ -34,6 +35,27 @@ def test_smooth_sequence_removes_noise_and_fills_nothing_extra() -> None:
     out = smooth_sequence(noisy, np.zeros(noisy.shape[:2]), frames, 30.0, SmoothConfig(), block=4)
     assert out.shape == noisy.shape
     assert np.abs(out - truth).mean() < np.abs(noisy - truth).mean()
+
+
+def _rigid_swing(frames: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two vertices 30 cm apart that swing together (a jerky path), the second one doubtful.
+
+    Returns vertices (T, 2, 3) m, uncertainty (T, 2) m, frame index (T,).
+    """
+    t = np.arange(frames) / 30.0
+    path = np.stack([0.3 * np.sign(np.sin(6 * t)) * np.sin(6 * t) ** 2, np.zeros_like(t), 3 + t], axis=-1)
+    vertices = np.stack([path, path + OFFSET_M], axis=1)
+    uncertainty = np.tile([0.0, 0.06], (frames, 1))
+    return vertices, uncertainty, np.arange(frames)
+
+
+def test_one_gain_per_frame_keeps_the_body_rigid() -> None:
+    """The default weights every vertex of a frame alike, so a rigid body stays rigid; per-vertex gains let the
+    doubtful vertex lag behind the certain one (why per_vertex is off)."""
+    vertices, uncertainty, frames = _rigid_swing()
+    offset = lambda out: np.abs(out[:, 1] - out[:, 0] - OFFSET_M).max()  # noqa: E731
+    assert offset(smooth_sequence(vertices, uncertainty, frames, 30.0, SmoothConfig())) < 1e-5
+    assert offset(smooth_sequence(vertices, uncertainty, frames, 30.0, SmoothConfig(per_vertex=True))) > 0.005
 
 
 def test_smooth_store_replaces_the_smoothed_fields(tmp_path: Path) -> None:

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import numpy as np
+
+from mocap.smooth.kalman import SmoothConfig
+from mocap.smooth.online import OnlineSmoother
+from tests.smooth.test_offline import OFFSET_M, _rigid_swing
+
+
+def test_online_smoothing_keeps_the_body_rigid_and_follows_the_motion() -> None:
+    vertices, uncertainty, frames = _rigid_swing()
+    for config, rigid in ((SmoothConfig(), True), (SmoothConfig(per_vertex=True), False)):
+        smoother = OnlineSmoother(config)
+        out = np.stack(
+            [smoother.update(np.array([1]), vertices[i : i + 1], uncertainty[i : i + 1], i / 30.0)[0] for i in frames]
+        )
+        drift = np.abs(out[:, 1] - out[:, 0] - OFFSET_M).max()
+        assert (drift < 1e-5) if rigid else (drift > 0.005)
+        assert np.abs(out[-1] - vertices[-1]).max() < 0.1  # it follows, with a causal lag
+
+
+def test_tracks_are_filtered_apart_and_restart_after_a_long_gap() -> None:
+    smoother = OnlineSmoother(SmoothConfig(max_gap_s=0.5))
+    still = np.zeros((2, 1, 3))
+    still[1] += 1.0
+    smoother.update(np.array([1, 2]), still, np.zeros((2, 1)), 0.0)
+    moved = still + 0.5
+    out = smoother.update(np.array([1, 2]), moved, np.zeros((2, 1)), 1 / 30)
+    assert np.all(out < moved) and np.all(out > still)  # pulled toward the new measurement, not onto it
+    assert out[1, 0, 0] > out[0, 0, 0] + 0.9  # track 2 is not averaged with track 1
+    restarted = smoother.update(np.array([1]), moved[:1], np.zeros((1, 1)), 2.0)  # 2 s later: a new track
+    np.testing.assert_allclose(restarted, moved[:1])
