@@ -3,7 +3,8 @@
 What we smooth, and why: the decoded mesh vertices (and so the joints, which are a
 linear function of them) in the camera frame, one constant-velocity filter per
 coordinate. Vertices are where MEGA's uncertainty lives (metres, per vertex), so the
-measurement noise of every coordinate comes straight from the sampled spread; they are
+measurement noise comes straight from the sampled spread (by default one value per frame,
+the mean over the vertices: ``SmoothConfig.per_vertex``); they are
 linear, so a Kalman filter is exact on them (body parameters and tokens are not); and
 fitting body parameters *after* smoothing gives parameters that are smooth too.
 
