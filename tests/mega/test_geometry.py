@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d, rotation_6d_to_matrix
-from mocap.mega.geometry import geodesic_angle, weak_perspective_project
+from mocap.mega.geometry import (
+    geodesic_angle,
+    turn_landmark_features,
+    turn_rotation_camera,
+    upright_angle,
+    view_axis_rotation,
+    weak_perspective_project,
+)
 
 
 def test_weak_perspective_by_hand() -> None:
@@ -37,8 +44,6 @@ def test_crop_camera_matches_the_pinhole_for_a_distant_body() -> None:
 
 
 def test_upright_angle_reads_the_torso_turn() -> None:
-    from mocap.mega.geometry import upright_angle
-
     landmarks = torch.zeros(4, 33, 3)
     up = torch.tensor([[0.0, -1.0], [1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])  # hips -> shoulders, y down
     landmarks[:, [11, 12], :2] = 0.4 * up[:, None]
@@ -50,8 +55,6 @@ def test_upright_angle_reads_the_torso_turn() -> None:
 
 
 def test_turning_back_matches_the_turned_projection() -> None:
-    from mocap.mega.geometry import turn_landmark_features, turn_rotation_camera, view_axis_rotation
-
     generator = torch.Generator().manual_seed(0)
     points = torch.randn(2, 5, 3, generator=generator)
     R = axis_angle_to_matrix(torch.randn(2, 3, generator=generator))
