@@ -284,7 +284,8 @@ class Meshes(_Rows):
     Attributes:
         track_id: (N,) int64.
         vertices_cam_m: (N, V, 3) float32.
-        vertex_uncertainty_m: (N, V) float32 mean distance of the sampled meshes to their mean (0 if not sampled).
+        vertex_uncertainty_m: (N, V) float32 mean distance of the sampled meshes to their mean, or where the crop
+            was not sampled the policy's estimate from the argmax pass on every vertex (``MeshEstimate.sampled``).
         joints_cam_m: (N, J, 3) float32 joints regressed from the vertices.
     """
 

@@ -242,6 +242,34 @@ def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path
     assert miss_px(refined) < 0.85 * miss_px(plain, rows)  # measured: 5.3 vs 7.0 px
 
 
+def test_sampling_policy_measures_doubtful_crops_and_estimates_the_rest(mesh_run: Path, tmp_path: Path) -> None:
+    from mocap.mesh.policy import PolicyConfig, estimated_spread_m
+
+    everyone = open_store(short_walk_run(tmp_path / "all.zarr", "--sample-above", "0", "--samples", "4"))
+    nobody = open_store(short_walk_run(tmp_path / "none.zarr", "--sample-above", "1"))
+    measured, estimated = everyone.track(everyone.track_ids[0]), nobody.track(nobody.track_ids[0])
+    np.testing.assert_array_equal(measured["tokens"], estimated["tokens"])  # the argmax pass does not change
+    assert measured["sampled"].all() and not estimated["sampled"].any()
+    spread = measured["vertex_uncertainty_m"].astype(np.float32)  # (n, V) from 4 decoded samples
+    assert np.all(spread.mean(axis=1) > 0.005) and np.all(spread.std(axis=1) > 0.002), "per-vertex, not uniform"
+    guess = estimated["vertex_uncertainty_m"].astype(np.float32)  # the crop's estimate on every vertex
+    expected = estimated_spread_m(estimated["uncertainty"], PolicyConfig())
+    np.testing.assert_allclose(guess, np.broadcast_to(expected[:, None], guess.shape), rtol=2e-3)
+    assert np.all(expected > 0.01), "an unsampled crop is not a certain one"
+    # The default threshold: exactly the crops above it were sampled.
+    track = open_store(mesh_run).track(open_store(mesh_run).track_ids[0])
+    np.testing.assert_array_equal(track["sampled"], track["uncertainty"] > PolicyConfig().uncertainty_threshold)
+
+
+@pytest.mark.parametrize("flag", [("--sample-above", "1.5"), ("--samples", "-1"), ("--refine", "-2")])
+def test_bad_policy_flags_name_the_range(
+    flag: tuple[str, str], person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(person_clip), "-o", str(tmp_path / "o.zarr"), "--no-progress", *flag]) == 5
+    assert flag[0] in capsys.readouterr().err
+    assert not (tmp_path / "o.zarr").exists()
+
+
 def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> None:
     import bvhio
 

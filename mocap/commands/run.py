@@ -63,6 +63,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--samples", type=int, default=PolicyConfig.num_samples, help="MEGA samples per sampled crop (K)")
     p.add_argument(
+        "--sample-above",
+        type=float,
+        default=PolicyConfig.uncertainty_threshold,
+        metavar="U",
+        help="live and offline modes sample a crop only when its argmax uncertainty (0-1) is above U; the others "
+        "get a spread estimated from it (default %(default)s: about the most doubtful 40%% of crops; 0 = all)",
+    )
+    p.add_argument(
         "--decode",
         choices=("expected", "argmax"),
         default=PolicyConfig.decode,
@@ -132,11 +140,14 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.samples < 0:
         raise ConfigError(f"--samples must be >= 0, got {args.samples}")
+    if not 0 <= args.sample_above <= 1:
+        raise ConfigError(f"--sample-above is an uncertainty in [0, 1], got {args.sample_above}")
     if args.refine < 0:
         raise ConfigError(f"--refine must be >= 0 steps, got {args.refine}")
     policy = PolicyConfig(
         mode=args.mode or ("live" if live_source else "offline"),
         num_samples=args.samples,
+        uncertainty_threshold=args.sample_above,
         decode=args.decode,
         refine_iterations=args.refine,
     )

@@ -23,7 +23,7 @@ from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
 from mocap.mesh.models import MeshModels
-from mocap.mesh.policy import PolicyConfig, crops_to_sample
+from mocap.mesh.policy import PolicyConfig, crops_to_sample, estimated_spread_m
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
 from mocap.types import Crops, Meshes, TokenPredictions, Tracks
 
@@ -95,7 +95,9 @@ class MeshEstimator:
             canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
         else:
             canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
-        uncertainty = torch.zeros(canonical.shape[:2])
+        # (N, V) metres: the estimate from the argmax pass on every vertex, replaced where samples measure it.
+        estimate = torch.from_numpy(estimated_spread_m(tokens.uncertainty, self.policy))
+        uncertainty = estimate[:, None].expand(canonical.shape[:2]).clone()
         sampled = np.zeros(len(tracks), bool)
         left = np.inf if started_s is None else self.policy.frame_budget_s - (time.perf_counter() - started_s)
         rows = crops_to_sample(
