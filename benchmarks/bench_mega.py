@@ -16,8 +16,8 @@ Sections:
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models.
 - ``policy_calibration`` (``--renders``): on every third validation example, the argmax pass's cheap uncertainty
-  against the mean vertex spread of K=8 samples (as ``mocap run`` samples): the least-squares line that
-  ``PolicyConfig.spread_intercept_m`` / ``spread_slope_m`` hold, and the share of crops above the threshold.
+  against the mean vertex spread of K=8 samples (as ``mocap run`` samples): the line of the spread prior
+  (``mocap train spread``, ``mocap.mesh.spread``), and the share of crops above the policy's threshold.
 - ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4) and K=16 x 5 steps with the tokenizer decode.
 
 Example (repository root; clips from ``mocap synth -o .cache/bench_mega/s1.mp4 --seconds 4 --seed 1``):
@@ -276,30 +276,24 @@ def median_ms(run, repeats: int) -> float:
 
 @torch.no_grad()
 def bench_policy_calibration(model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples, every: int = 3) -> dict:
+    """The fit ``mocap train spread`` makes, re-measured for this model (same crops, K and seed)."""
     from mocap.mesh.policy import PolicyConfig
+    from mocap.mesh.spread import fit_spread_prior, sample_spreads
 
-    policy, rows = PolicyConfig(), np.arange(0, len(examples), every)
-    predictor = MegaPredictor(model)
-    cheap, spread = [], []
-    for chunk in np.array_split(rows, max(1, len(rows) // 8)):
-        cond = examples.cond[chunk]  # (M, 33, 6): crop x, y, visibility, world x, y, z
-        crops = Crops(chunk, np.zeros((len(chunk), 2)), np.ones(len(chunk)), cond[..., :3].copy(), cond[..., 3:].copy())
-        predictions = predictor.predict(crops, num_samples=policy.num_samples)
-        assert predictions.samples is not None
-        meshes = decode(tokenizer, torch.from_numpy(predictions.samples.reshape(len(chunk) * policy.num_samples, -1)))
-        spread.append(vertex_uncertainty(meshes.view(len(chunk), policy.num_samples, -1, 3)).mean(dim=1).numpy())
-        cheap.append(predictions.uncertainty)
-    u, m = np.concatenate(cheap).astype(np.float64), np.concatenate(spread).astype(np.float64)
-    (intercept, slope), *_ = np.linalg.lstsq(np.stack([np.ones_like(u), u], axis=1), m, rcond=None)
+    policy, cond = PolicyConfig(), examples.cond[::every]  # (M, 33, 6): crop x, y, visibility, world x, y, z
+    n = len(cond)
+    crops = Crops(np.arange(n), np.zeros((n, 2)), np.ones(n), cond[..., :3].copy(), cond[..., 3:].copy())
+    u, spread = sample_spreads(MegaPredictor(model), tokenizer, crops, policy.num_samples)
+    prior, m = fit_spread_prior(u, spread), spread.mean(axis=1)
     return {
-        "crops": len(u),
+        "crops": n,
         "samples": policy.num_samples,
         "cheap_uncertainty_percentiles_5_25_50_75_95": np.percentile(u, [5, 25, 50, 75, 95]).round(3).tolist(),
         "spread_mm_percentiles_5_25_50_75_95": (1000 * np.percentile(m, [5, 25, 50, 75, 95])).round(1).tolist(),
-        "fit_spread_intercept_m": round(float(intercept), 4),
-        "fit_spread_slope_m": round(float(slope), 4),
+        "fit_spread_intercept_m": round(prior.intercept_m, 4),
+        "fit_spread_slope_m": round(prior.slope_m, 4),
         "fit_pearson_r": round(float(np.corrcoef(u, m)[0, 1]), 3),
-        "fit_residual_mm": round(1000 * float(np.sqrt(np.mean((intercept + slope * u - m) ** 2))), 1),
+        "fit_residual_mm": round(1000 * float(np.sqrt(np.mean((prior.mean_m(u) - m) ** 2))), 1),
         "spearman_rho": round(float(spearmanr(u, m)[0]), 3),
         "policy_threshold": policy.uncertainty_threshold,
         "share_above_threshold": round(float(np.mean(u > policy.uncertainty_threshold)), 3),

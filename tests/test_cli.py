@@ -243,7 +243,9 @@ def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path
 
 
 def test_sampling_policy_measures_doubtful_crops_and_estimates_the_rest(mesh_run: Path, tmp_path: Path) -> None:
-    from mocap.mesh.policy import PolicyConfig, estimated_spread_m
+    from mocap.mesh.models import SPREAD, model_path
+    from mocap.mesh.policy import PolicyConfig
+    from mocap.mesh.spread import SpreadPrior
 
     everyone = open_store(short_walk_run(tmp_path / "all.zarr", "--sample-above", "0", "--samples", "4"))
     nobody = open_store(short_walk_run(tmp_path / "none.zarr", "--sample-above", "1"))
@@ -252,13 +254,58 @@ def test_sampling_policy_measures_doubtful_crops_and_estimates_the_rest(mesh_run
     assert measured["sampled"].all() and not estimated["sampled"].any()
     spread = measured["vertex_uncertainty_m"].astype(np.float32)  # (n, V) from 4 decoded samples
     assert np.all(spread.mean(axis=1) > 0.005) and np.all(spread.std(axis=1) > 0.002), "per-vertex, not uniform"
-    guess = estimated["vertex_uncertainty_m"].astype(np.float32)  # the crop's estimate on every vertex
-    expected = estimated_spread_m(estimated["uncertainty"], PolicyConfig())
-    np.testing.assert_allclose(guess, np.broadcast_to(expected[:, None], guess.shape), rtol=2e-3)
-    assert np.all(expected > 0.01), "an unsampled crop is not a certain one"
-    # The default threshold: exactly the crops above it were sampled.
-    track = open_store(mesh_run).track(open_store(mesh_run).track_ids[0])
+    guess = estimated["vertex_uncertainty_m"].astype(np.float32)  # the prior's estimate
+    expected = SpreadPrior.load(model_path(SPREAD)).estimate_m(estimated["uncertainty"])
+    np.testing.assert_allclose(guess, expected, rtol=2e-3, atol=1e-5)
+    assert np.all(guess.mean(axis=1) > 0.01), "an unsampled crop is not a certain one"
+    # The default threshold: exactly the crops above it were sampled; the store names the prior it used.
+    store = open_store(mesh_run)
+    track = store.track(store.track_ids[0])
     np.testing.assert_array_equal(track["sampled"], track["uncertainty"] > PolicyConfig().uncertainty_threshold)
+    assert store.attrs["models"]["spread_prior"].startswith("mega_anny/spread_prior.npz sha256:")
+
+
+def test_models_without_a_spread_prior_name_the_fix(
+    person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mocap.mesh.models import MEGA, TOKENIZER, models_dir
+
+    for name in (TOKENIZER, MEGA):  # a training run's folder: models, but no prior fitted yet
+        (tmp_path / "models" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(models_dir() / name, tmp_path / "models" / name)
+    monkeypatch.setenv("MOCAP_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["run", str(person_clip), "-o", str(tmp_path / "o.zarr"), "--no-progress"]) == 4
+    assert "spread_prior.npz" in capsys.readouterr().err
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_train_spread_fits_a_prior_the_mesh_stage_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mocap.mega.rendered import RenderedExamples
+    from mocap.mesh.spread import SpreadPrior
+
+    rng = np.random.default_rng(0)
+    m = 6  # detector-like crops: a standing figure's landmarks with noise, visible, with world landmarks
+    cond = np.zeros((m, 33, 6), np.float32)
+    cond[..., 0] = rng.uniform(-0.3, 0.3, (m, 33))
+    cond[..., 1] = np.linspace(-0.8, 0.8, 33) + rng.normal(0, 0.05, (m, 33))
+    cond[..., 2] = 1.0
+    cond[..., 3:] = rng.normal(0, 0.3, (m, 33, 3))
+    shard = RenderedExamples(
+        cond=cond,
+        ids=np.zeros((m, 54), np.int64),
+        rotation_6d=np.tile(np.array([1, 0, 0, 0, 1, 0], np.float32), (m, 1)),
+        keypoints_canonical_m=np.zeros((m, 33, 3), np.float32),
+        keypoints_crop=np.zeros((m, 33, 3), np.float32),
+    )
+    (tmp_path / "renders").mkdir()
+    shard.save(tmp_path / "renders" / "clip_00000.npz")
+    out = tmp_path / "prior.npz"
+    argv = ["train", "spread", "--renders", str(tmp_path / "renders"), "--out", str(out), "--every", "1"]
+    assert main([*argv, "--samples", "2"]) == 0
+    assert '"crops": 6' in capsys.readouterr().out
+    prior = SpreadPrior.load(out)
+    assert prior.pattern.shape == (13718,) and np.all(prior.pattern > 0)
+    assert main([*argv, "--samples", "1"]) == 5  # one sample has no spread
 
 
 @pytest.mark.parametrize("flag", [("--sample-above", "1.5"), ("--samples", "-1"), ("--refine", "-2")])

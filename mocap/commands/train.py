@@ -1,4 +1,4 @@
-"""``mocap train tokenizer|mega``: train the models that ship under ``models/``.
+"""``mocap train tokenizer|mega|spread``: train the models that ship under ``models/``.
 
 One function pair per sub-subcommand: ``_add_<name>(sub)`` declares its flags and ``_run_<name>(args)``
 runs it. ``mocap train mega`` is added beside ``tokenizer`` the same way.
@@ -12,10 +12,11 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model (tokenizer, mega)", description="Train a model of mocap.")
+    p = sub.add_parser("train", help="train a model (tokenizer, mega, spread)", description="Train a model of mocap.")
     models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
     _add_tokenizer(models)
     _add_mega(models)
+    _add_spread(models)
 
 
 # -- mocap train tokenizer -------------------------------------------------------------------------
@@ -166,4 +167,67 @@ def _run_mega(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     print(json.dumps(train_mega(recipe), indent=2))
+    return 0
+
+
+# -- mocap train spread ----------------------------------------------------------------------------
+
+
+def _add_spread(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "spread",
+        help="fit the spread prior of the current tokenizer + MEGA",
+        description="Sample MEGA on detector-measured validation renders (`mocap data renders --split validation`) "
+        "as `mocap run` does, and fit the spread prior that unsampled crops get (mocap.mesh.spread): a line from the "
+        "argmax uncertainty to the mean vertex spread, and the relative spread per vertex. Uses the default models "
+        "(or MOCAP_MODELS_DIR's); refit whenever either model changes.",
+    )
+    p.add_argument("--renders", type=Path, required=True, help="a `mocap data renders --split validation` folder")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write (the default models read "
+                   "mega_anny/spread_prior.npz)")  # fmt: skip
+    p.add_argument("--samples", type=int, default=8, help="K samples per crop (default 8, as mocap run)")
+    p.add_argument("--every", type=int, default=3, help="use every Nth example (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(handler=_run_spread)
+
+
+def _run_spread(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from mocap.errors import ConfigError
+    from mocap.mega.predictor import MegaPredictor, SamplingConfig
+    from mocap.mega.rendered import RenderedExamples
+    from mocap.mesh.models import MeshModels
+    from mocap.mesh.spread import fit_spread_prior, sample_spreads
+    from mocap.types import Crops
+
+    if args.samples < 2 or args.every < 1:
+        raise ConfigError(f"--samples must be >= 2 and --every >= 1, got {args.samples} and {args.every}")
+    torch.set_num_threads(args.threads)
+    models = MeshModels.load_default(spread=False)
+    examples = RenderedExamples.load_folder(args.renders)
+    cond = examples.cond[:: args.every]  # (M, 33, 6): crop x, y, visibility, world x, y, z
+    n = len(cond)
+    crops = Crops(np.arange(n), np.zeros((n, 2)), np.ones(n), cond[..., :3].copy(), cond[..., 3:].copy())
+    predictor = MegaPredictor(models.mega, SamplingConfig(seed=args.seed))
+    uncertainty, spread = sample_spreads(predictor, models.tokenizer, crops, args.samples)
+    prior = fit_spread_prior(uncertainty, spread)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    prior.save(args.out)
+    mean = spread.mean(axis=1)
+    report = {
+        "out": str(args.out),
+        "crops": n,
+        "samples": args.samples,
+        "intercept_m": round(prior.intercept_m, 5),
+        "slope_m": round(prior.slope_m, 5),
+        "pearson_r": round(float(np.corrcoef(uncertainty, mean)[0, 1]), 3),
+        "residual_mm": round(1000 * float(np.sqrt(np.mean((prior.mean_m(uncertainty) - mean) ** 2))), 1),
+        "uncertainty_percentiles_5_25_50_75_95": np.percentile(uncertainty, [5, 25, 50, 75, 95]).round(3).tolist(),
+        "mean_spread_mm_percentiles_5_25_50_75_95": (1000 * np.percentile(mean, [5, 25, 50, 75, 95])).round(1).tolist(),
+        "pattern_min_max": [round(float(prior.pattern.min()), 2), round(float(prior.pattern.max()), 2)],
+    }
+    print(json.dumps(report, indent=2))
     return 0

@@ -19,10 +19,12 @@ from mocap.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from mocap.mega.model import Mega
+    from mocap.mesh.spread import SpreadPrior
     from mocap.tokenizer.model import MeshVQVAE
 
 TOKENIZER = "tokenizer_anny/tokenizer.pt"
 MEGA = "mega_anny/mega.pt"
+SPREAD = "mega_anny/spread_prior.npz"  # fitted to MEGA + tokenizer by `mocap train spread`
 
 
 def models_dir() -> Path:
@@ -50,24 +52,27 @@ def model_path(name: str) -> Path:
 def model_ids() -> dict[str, str]:
     """Name -> "file sha256[:12]" of the default models, recorded in every store's attrs."""
     ids = {}
-    for name in (TOKENIZER, MEGA):
+    for key, name in (("tokenizer_anny", TOKENIZER), ("mega_anny", MEGA), ("spread_prior", SPREAD)):
         digest = hashlib.sha256(model_path(name).read_bytes()).hexdigest()[:12]
-        ids[name.split("/")[0]] = f"{name} sha256:{digest}"
+        ids[key] = f"{name} sha256:{digest}"
     return ids
 
 
 @dataclass
 class MeshModels:
-    """The tokenizer and MEGA of one model path, loaded once."""
+    """The tokenizer, MEGA and their spread prior (None only while ``mocap train spread`` fits it), loaded once."""
 
     tokenizer: MeshVQVAE
     mega: Mega
+    spread: SpreadPrior | None = None
 
     @classmethod
-    def load_default(cls, device: str = "cpu") -> MeshModels:
+    def load_default(cls, device: str = "cpu", spread: bool = True) -> MeshModels:
         from mocap.mega.train import load_trained
+        from mocap.mesh.spread import SpreadPrior
         from mocap.tokenizer.model import MeshVQVAE
 
         tokenizer = MeshVQVAE.load(model_path(TOKENIZER), map_location=device).eval()
         mega = load_trained(model_path(MEGA)).to(device).eval()
-        return cls(tokenizer=tokenizer, mega=mega)
+        prior = SpreadPrior.load(model_path(SPREAD)) if spread else None
+        return cls(tokenizer=tokenizer, mega=mega, spread=prior)

@@ -8,8 +8,8 @@ predicts how much K samples would disagree; sampling is spent where it says so:
 - ``offline``: sample every crop above the threshold, whatever it costs;
 - ``quality``: sample every crop.
 
-A crop left unsampled still needs a spread for the smoother's measurement noise: it gets
-``estimated_spread_m``, a line fitted from the cheap uncertainty to the sampled mean vertex spread.
+A crop left unsampled still needs a spread for the smoother's measurement noise and for renders
+coloured by uncertainty: the models' ``SpreadPrior`` (:mod:`mocap.mesh.spread`) estimates it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ class PolicyConfig:
     uncertainty_threshold: argmax uncertainty above which a crop is sampled (live, offline). With the shipped
         model it spans 0.33-0.52 (5th-95th percentile on validation renders); 0.45 samples the most doubtful
         ~40 % (measured in models/mega_anny/MODEL_CARD.md, "Sampling policy").
-    spread_intercept_m, spread_slope_m: the line from the cheap uncertainty u to the mean vertex spread of K = 8
-        samples, ``intercept + slope * u`` metres, fitted by least squares on 600 validation renders for the
-        shipped model (Pearson r 0.67, residual 14 mm; the model card has the command). Unsampled crops get it.
     frame_budget_s: live mode's time per frame (1 / the source's fps by default).
     decode: the deterministic mesh: "expected" decodes the probability-weighted code embeddings of the argmax
         pass (lower error, measured in models/mega_anny/MODEL_CARD.md), "argmax" the argmax tokens (the paper).
@@ -44,8 +41,6 @@ class PolicyConfig:
     mode: Mode = "offline"
     num_samples: int = 8
     uncertainty_threshold: float = 0.45
-    spread_intercept_m: float = -0.0344
-    spread_slope_m: float = 0.2016
     frame_budget_s: float = 1 / 30
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
@@ -73,9 +68,3 @@ def crops_to_sample(
         affordable = int(seconds_left // seconds_per_sampled_crop) if seconds_per_sampled_crop > 0 else len(order)
         order = order[: max(affordable, 0)]
     return order
-
-
-def estimated_spread_m(uncertainty: npt.ArrayLike, config: PolicyConfig) -> npt.NDArray[np.float32]:
-    """Mean vertex spread (metres) K samples would likely show, from the cheap uncertainty: (N,) -> (N,), >= 0."""
-    line = config.spread_intercept_m + config.spread_slope_m * np.asarray(uncertainty, np.float64)
-    return np.maximum(line, 0.0).astype(np.float32)

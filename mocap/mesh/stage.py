@@ -19,11 +19,12 @@ import torch
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
 from mocap.mesh.models import MeshModels
-from mocap.mesh.policy import PolicyConfig, crops_to_sample, estimated_spread_m
+from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
 from mocap.types import Crops, Meshes, TokenPredictions, Tracks
 
@@ -72,7 +73,14 @@ class MeshEstimator:
         sampling: SamplingConfig | None = None,
         device: str = "cpu",
     ) -> None:
-        self.models = models
+        if models.spread is None:
+            raise ModelNotFoundError("the mesh stage needs the models' spread prior: fit it with `mocap train spread`")
+        if len(models.spread.pattern) != models.tokenizer.hierarchy.input_size:
+            raise ModelNotFoundError(
+                f"the spread prior has {len(models.spread.pattern)} vertices but the tokenizer decodes "
+                f"{models.tokenizer.hierarchy.input_size}: refit it for these models with `mocap train spread`"
+            )
+        self.models, self.spread = models, models.spread
         self.policy = policy or PolicyConfig()
         codebook = models.tokenizer.vq_vae.codebook if self.policy.decode == "expected" else None
         self.predictor = MegaPredictor(models.mega, sampling, device, codebook=codebook)
@@ -95,9 +103,8 @@ class MeshEstimator:
             canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
         else:
             canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
-        # (N, V) metres: the estimate from the argmax pass on every vertex, replaced where samples measure it.
-        estimate = torch.from_numpy(estimated_spread_m(tokens.uncertainty, self.policy))
-        uncertainty = estimate[:, None].expand(canonical.shape[:2]).clone()
+        # (N, V) metres: the prior's estimate from the argmax pass, replaced where samples measure the spread.
+        uncertainty = torch.from_numpy(self.spread.estimate_m(tokens.uncertainty))
         sampled = np.zeros(len(tracks), bool)
         left = np.inf if started_s is None else self.policy.frame_budget_s - (time.perf_counter() - started_s)
         rows = crops_to_sample(
