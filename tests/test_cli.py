@@ -306,6 +306,7 @@ def test_train_spread_fits_a_prior_the_mesh_stage_loads(tmp_path: Path, capsys: 
     prior = SpreadPrior.load(out)
     assert prior.pattern.shape == (13718,) and np.all(prior.pattern > 0)
     assert main([*argv, "--samples", "1"]) == 5  # one sample has no spread
+    assert main([*argv[:-4], "--out", str(tmp_path / "prior"), "--every", "1"]) == 5  # not an .npz
 
 
 @pytest.mark.parametrize("flag", [("--sample-above", "1.5"), ("--samples", "-1"), ("--refine", "-2")])

@@ -205,6 +205,8 @@ def _run_spread(args: argparse.Namespace) -> int:
 
     if args.samples < 2 or args.every < 1:
         raise ConfigError(f"--samples must be >= 2 and --every >= 1, got {args.samples} and {args.every}")
+    if args.out.suffix != ".npz":
+        raise ConfigError(f"--out is an .npz file (numpy would write {args.out}.npz), got {args.out}")
     torch.set_num_threads(args.threads)
     models = MeshModels.load_default(spread=False)
     examples = RenderedExamples.load_folder(args.renders)
