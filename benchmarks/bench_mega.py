@@ -278,22 +278,17 @@ def median_ms(run, repeats: int) -> float:
 def bench_policy_calibration(model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples, every: int = 3) -> dict:
     """The fit ``mocap train spread`` makes, re-measured for this model (same crops, K and seed)."""
     from mocap.mesh.policy import PolicyConfig
-    from mocap.mesh.spread import fit_spread_prior, sample_spreads
+    from mocap.mesh.spread import fit_spread_prior, fit_summary, sample_spreads
 
-    policy, cond = PolicyConfig(), examples.cond[::every]  # (M, 33, 6): crop x, y, visibility, world x, y, z
-    n = len(cond)
-    crops = Crops(np.arange(n), np.zeros((n, 2)), np.ones(n), cond[..., :3].copy(), cond[..., 3:].copy())
+    policy, crops = PolicyConfig(), examples.crops(np.arange(0, len(examples), every))
     u, spread = sample_spreads(MegaPredictor(model), tokenizer, crops, policy.num_samples)
     prior, m = fit_spread_prior(u, spread), spread.mean(axis=1)
     return {
-        "crops": n,
+        "crops": len(crops),
         "samples": policy.num_samples,
         "cheap_uncertainty_percentiles_5_25_50_75_95": np.percentile(u, [5, 25, 50, 75, 95]).round(3).tolist(),
         "spread_mm_percentiles_5_25_50_75_95": (1000 * np.percentile(m, [5, 25, 50, 75, 95])).round(1).tolist(),
-        "fit_spread_intercept_m": round(prior.intercept_m, 4),
-        "fit_spread_slope_m": round(prior.slope_m, 4),
-        "fit_pearson_r": round(float(np.corrcoef(u, m)[0, 1]), 3),
-        "fit_residual_mm": round(1000 * float(np.sqrt(np.mean((prior.mean_m(u) - m) ** 2))), 1),
+        **{f"fit_{name}": value for name, value in fit_summary(u, spread, prior).items()},
         "spearman_rho": round(float(spearmanr(u, m)[0]), 3),
         "policy_threshold": policy.uncertainty_threshold,
         "share_above_threshold": round(float(np.mean(u > policy.uncertainty_threshold)), 3),

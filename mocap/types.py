@@ -285,7 +285,7 @@ class Meshes(_Rows):
         track_id: (N,) int64.
         vertices_cam_m: (N, V, 3) float32.
         vertex_uncertainty_m: (N, V) float32 mean distance of the sampled meshes to their mean, or where the crop
-            was not sampled the policy's estimate from the argmax pass on every vertex (``MeshEstimate.sampled``).
+            was not sampled the spread prior's estimate from the argmax pass (``mocap.mesh.spread``).
         joints_cam_m: (N, J, 3) float32 joints regressed from the vertices.
     """
 

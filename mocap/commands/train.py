@@ -200,8 +200,7 @@ def _run_spread(args: argparse.Namespace) -> int:
     from mocap.mega.predictor import MegaPredictor, SamplingConfig
     from mocap.mega.rendered import RenderedExamples
     from mocap.mesh.models import MeshModels
-    from mocap.mesh.spread import fit_spread_prior, sample_spreads
-    from mocap.types import Crops
+    from mocap.mesh.spread import fit_spread_prior, fit_summary, sample_spreads
 
     if args.samples < 2 or args.every < 1:
         raise ConfigError(f"--samples must be >= 2 and --every >= 1, got {args.samples} and {args.every}")
@@ -210,25 +209,21 @@ def _run_spread(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     models = MeshModels.load_default(spread=False)
     examples = RenderedExamples.load_folder(args.renders)
-    cond = examples.cond[:: args.every]  # (M, 33, 6): crop x, y, visibility, world x, y, z
-    n = len(cond)
-    crops = Crops(np.arange(n), np.zeros((n, 2)), np.ones(n), cond[..., :3].copy(), cond[..., 3:].copy())
+    crops = examples.crops(np.arange(0, len(examples), args.every))
     predictor = MegaPredictor(models.mega, SamplingConfig(seed=args.seed))
     uncertainty, spread = sample_spreads(predictor, models.tokenizer, crops, args.samples)
     prior = fit_spread_prior(uncertainty, spread)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     prior.save(args.out)
-    mean = spread.mean(axis=1)
     report = {
         "out": str(args.out),
-        "crops": n,
+        "crops": len(crops),
         "samples": args.samples,
-        "intercept_m": round(prior.intercept_m, 5),
-        "slope_m": round(prior.slope_m, 5),
-        "pearson_r": round(float(np.corrcoef(uncertainty, mean)[0, 1]), 3),
-        "residual_mm": round(1000 * float(np.sqrt(np.mean((prior.mean_m(uncertainty) - mean) ** 2))), 1),
+        **fit_summary(uncertainty, spread, prior),
         "uncertainty_percentiles_5_25_50_75_95": np.percentile(uncertainty, [5, 25, 50, 75, 95]).round(3).tolist(),
-        "mean_spread_mm_percentiles_5_25_50_75_95": (1000 * np.percentile(mean, [5, 25, 50, 75, 95])).round(1).tolist(),
+        "mean_spread_mm_percentiles_5_25_50_75_95": (1000 * np.percentile(spread.mean(axis=1), [5, 25, 50, 75, 95]))
+        .round(1)
+        .tolist(),
         "pattern_min_max": [round(float(prior.pattern.min()), 2), round(float(prior.pattern.max()), 2)],
     }
     print(json.dumps(report, indent=2))

@@ -29,6 +29,7 @@ import torch
 from mocap.errors import ConfigError
 from mocap.mega.train import BatchSource, TrainingBatch
 from mocap.motion.splits import Split
+from mocap.types import Crops
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ class RenderedExamples:
 
     def batch(self, rows: np.ndarray) -> TrainingBatch:
         return TrainingBatch(**{f.name: torch.from_numpy(getattr(self, f.name)[rows]) for f in fields(self)})
+
+    def crops(self, rows: np.ndarray) -> Crops:
+        """The examples of ``rows`` as the mesh stage's ``Crops`` (landmarks already in crop coordinates; the
+        pixel centre and size, which MEGA never sees, are placeholders)."""
+        cond = self.cond[rows]  # (M, 33, 6): crop x, y, visibility, world x, y, z
+        m = len(cond)
+        return Crops(np.asarray(rows), np.zeros((m, 2)), np.ones(m), cond[..., :3].copy(), cond[..., 3:].copy())
 
 
 def kabsch_rotations(source_m: torch.Tensor, target_m: torch.Tensor) -> torch.Tensor:

@@ -84,6 +84,18 @@ def fit_spread_prior(uncertainty: npt.ArrayLike, vertex_spread_m: npt.ArrayLike)
     return SpreadPrior(float(intercept), float(slope), (pattern / pattern.mean()).astype(np.float32))
 
 
+def fit_summary(uncertainty: npt.ArrayLike, vertex_spread_m: npt.ArrayLike, prior: SpreadPrior) -> dict[str, float]:
+    """How well ``prior`` fits M crops (cheap uncertainty (M,), sampled spread (M, V) m): its line, Pearson r and
+    RMS residual (mm) of the mean spread."""
+    u, mean = np.asarray(uncertainty, np.float64), np.asarray(vertex_spread_m, np.float64).mean(axis=1)
+    return {
+        "intercept_m": round(prior.intercept_m, 5),
+        "slope_m": round(prior.slope_m, 5),
+        "pearson_r": round(float(np.corrcoef(u, mean)[0, 1]), 3),
+        "residual_mm": round(1000 * float(np.sqrt(np.mean((prior.mean_m(u) - mean) ** 2))), 1),
+    }
+
+
 def sample_spreads(
     predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops, num_samples: int, chunk: int = 8
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
