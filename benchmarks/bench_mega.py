@@ -12,9 +12,12 @@ Sections:
   model (``mocap.mega.synthetic``: random camera, noise, occlusion, truncation); argmax, best-of-K, uncertainty rho.
 - ``mediapipe``: ``mocap synth`` renders of held-out motions; MediaPipe's landmarks -> ``square_crops``/``to_crop``
   crops exactly as the pipeline builds them -> MEGA; MediaPipe's own world landmarks on the same frames as baseline.
+  ``mega_expected_mirror``: the expected mesh averaged with MEGA's answer for the mirror image (``mocap.mesh.mirror``,
+  the pipeline's default), against ``mega_expected`` alone on the same frames.
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
-  --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models.
+  --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
+  ``mega_expected_mirror`` as above.
 - ``policy_calibration`` (``--renders``): on every third validation example, the argmax pass's cheap uncertainty
   against the mean vertex spread of K=8 samples (as ``mocap run`` samples): the line of the spread prior
   (``mocap train spread``, ``mocap.mesh.spread``), and the share of crops above the policy's threshold.
@@ -39,6 +42,7 @@ from scipy.stats import spearmanr
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.body.symmetry import load_vertex_mirror
 from mocap.mega.evaluate import HIPS, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
@@ -46,6 +50,7 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
+from mocap.mesh.mirror import average_with_mirrors, with_mirrors
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops
 
@@ -86,6 +91,21 @@ def decode(tokenizer: MeshVQVAE, ids: torch.Tensor, chunk: int = 64) -> torch.Te
 def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """(M, N, C) code embeddings -> (M, V, 3) canonical meshes, in chunks (memory)."""
     return torch.cat([tokenizer.decode_embeddings(part) for part in z.split(chunk)])
+
+
+@torch.no_grad()
+def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops) -> np.ndarray:
+    """The pipeline's default deterministic mesh: expected decode averaged with the mirror image's answer, mirrored
+    back -> (B, V, 3) in the camera frame's orientation (hip-centring is left to ``errors_mm``)."""
+    both = predictor.predict(with_mirrors(crops))
+    assert both.embeddings is not None
+    canonical, rotation, _ = average_with_mirrors(
+        decode_embeddings(tokenizer, torch.from_numpy(both.embeddings)),
+        rotation_6d_to_matrix(torch.from_numpy(both.rotation_6d)),
+        torch.from_numpy(both.camera),
+        torch.from_numpy(load_vertex_mirror()),
+    )
+    return rotate(canonical, rotation)
 
 
 # -- sections -----------------------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
 
     body = AnnyBody("default")
     predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
-    all_crops, mega, expected, baseline, floor, per_clip = [], [], [], [], [], {}
+    all_crops, mega, expected, mirrored, baseline, floor, per_clip = [], [], [], [], [], [], {}
     for clip in clips:
         detections = detect_clip(clip, cache)
         truth_store = open_store(clip.with_suffix(".gt.zarr"))
@@ -218,6 +238,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         assert predictions.embeddings is not None
         soft = decode_embeddings(tokenizer, torch.from_numpy(predictions.embeddings))
         expected.append(errors_mm(rotate(soft, rotation), truth_cam))
+        mirrored.append(errors_mm(mirror_averaged(predictor, tokenizer, crops), truth_cam))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
@@ -232,6 +253,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "detected": len(rows),
             "mega": summary(errors),
             "mega_expected": summary(expected[-1]),
+            "mega_expected_mirror": summary(mirrored[-1]),
             "mediapipe": summary(mp),
         }
 
@@ -249,19 +271,36 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         entry.update(
             clips=len(rows),
             mega_expected=summary(joined([expected[i] for i in rows])),
+            mega_expected_mirror=summary(joined([mirrored[i] for i in rows])),
             mediapipe=summary(joined([baseline[i] for i in rows])),
         )
     return {
         "frames": int(sum(len(c) for c in all_crops)),
         "mega_argmax": mega_all,
         "mega_expected": (expected_all := summary(joined(expected))),
+        "mega_expected_mirror": (mirror_all := summary(joined(mirrored))),
         "mediapipe_world": mp_all,
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
         "by_collection": by_collection,
         "clips": per_clip,
     }, crops
+
+
+def rendered_mirror_errors_mm(model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples) -> dict[str, float]:
+    """``mirror_averaged`` on detector-measured validation examples -> mean MPJPE / PA-MPJPE mm."""
+    predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
+    truth = torch.from_numpy(examples.keypoints_canonical_m) @ rotation_6d_to_matrix(
+        torch.from_numpy(examples.rotation_6d)
+    ).transpose(1, 2)
+    rows = np.array_split(np.arange(len(examples)), max(1, len(examples) // 128))
+    predicted = np.concatenate(
+        [regress_landmarks(torch.from_numpy(mirror_averaged(predictor, tokenizer, examples.crops(r)))) for r in rows]
+    )
+    errors = joint_errors_mm(predicted, truth.numpy())
+    return {name: round(float(v.mean()), 1) for name, v in errors.items()}
 
 
 def median_ms(run, repeats: int) -> float:
@@ -298,6 +337,7 @@ def bench_policy_calibration(model: Mega, tokenizer: MeshVQVAE, examples: Render
 @torch.no_grad()
 def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
     predictor = MegaPredictor(model, SamplingConfig(steps=5))
+    expected = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
 
     def sampled() -> None:
         samples = predictor.predict(crops[:1], num_samples=16).samples
@@ -310,6 +350,11 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
         "argmax_ms_batch1_per_crop": median_ms(lambda: predictor.predict(crops[:1]), 30),
         "argmax_ms_batch4_per_crop": round(median_ms(lambda: predictor.predict(crops[:4]), 30) / 4, 1),
         "k16_steps5_with_decode_ms_per_crop": median_ms(sampled, 10),
+        # The pipeline's deterministic mesh per person (argmax pass + expected decode), alone and mirror-averaged.
+        "expected_mesh_ms_per_crop": median_ms(
+            lambda: tokenizer.decode_embeddings(torch.from_numpy(expected.predict(crops[:1]).embeddings)), 30
+        ),
+        "expected_mesh_mirror_ms_per_crop": median_ms(lambda: mirror_averaged(expected, tokenizer, crops[:1]), 30),
         "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(torch.zeros(1, 54, dtype=torch.long)), 30),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
@@ -347,6 +392,7 @@ def main() -> None:
     if args.renders is not None:
         validation = RenderedExamples.load_folder(args.renders)
         result["rendered_validation"] = rendered_errors_mm(model, tokenizer, validation)
+        result["rendered_validation"]["mega_expected_mirror"] = rendered_mirror_errors_mm(model, tokenizer, validation)
         result["policy_calibration"] = bench_policy_calibration(model, tokenizer, validation)
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)

@@ -6,6 +6,8 @@ MEGA's deterministic mesh (expected decoding) before and after ``refine_to_landm
 - ``validation`` (``--renders``, a ``mocap data renders --split validation`` folder): every configuration of
   ``--grid`` on every ``--stride``-th example; this is where ``RefineConfig``'s defaults were chosen.
 - ``test`` (``--clips``, the held-out renders of ``bench_mega.py``): the default configuration only.
+- per set, ``mirror``: the same without and with the default refinement, each answer averaged with the answer for
+  the crop's mirror image (``mocap.mesh.mirror``, the pipeline's default; refinement then refines both).
 
 Per set: 3-D MPJPE / PA-MPJPE (mm, 12 body joints, hip-centred camera frame, as ``mocap.mega.evaluate``), and the
 2-D miss: mean distance (crop units x 1000, i.e. per mille of half the crop side) between the 12 body joints of
@@ -27,13 +29,17 @@ import numpy as np
 import torch
 from bench_mega import clip_crops, detect_clip
 
+from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.body.symmetry import LANDMARK_MIRROR
 from mocap.io.store import open_store
 from mocap.mega.evaluate import BODY_12, joint_errors_mm
+from mocap.mega.geometry import weak_perspective_project
 from mocap.mega.model import Mega
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import load_trained
 from mocap.mesh.crop import to_crop
+from mocap.mesh.mirror import mean_rotation, mirror_camera, mirror_rotation
 from mocap.mesh.refine import RefineConfig, posed_landmarks, refine_to_landmarks
 from mocap.tokenizer.model import MeshVQVAE
 
@@ -75,6 +81,42 @@ def evaluate(
     if config is not None and config.iterations:
         result["ms_per_crop_iteration"] = round(1000 * seconds / len(start["z"]) / config.iterations, 1)
     return result
+
+
+def mirrored_sets(sets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same examples seen in a mirror: x -> -x and left <-> right for every landmark set (truths included)."""
+    flip = torch.tensor([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0])
+    return {name: value[:, LANDMARK_MIRROR] * flip[: value.shape[-1]] for name, value in sets.items()}
+
+
+def evaluate_mirrored(
+    tokenizer: MeshVQVAE,
+    starts: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]],
+    sets: dict[str, torch.Tensor],
+    config: RefineConfig | None,
+) -> dict[str, float]:
+    """``evaluate`` for the mirror average: each of (crop, mirror image) answered (and refined), then averaged."""
+    answers = []
+    for start, seen in zip(starts, (sets, mirrored_sets(sets)), strict=True):
+        z, rotation_6d, camera = start["z"], start["rotation_6d"], start["camera"]
+        if config is not None:
+            refined = refine_to_landmarks(
+                tokenizer, z, rotation_6d, camera, seen["landmarks_crop"], seen["world_m"], config
+            )
+            z, rotation_6d, camera = refined.z, refined.rotation_6d, refined.camera
+        with torch.no_grad():
+            canonical = regress_landmarks(torch.cat([tokenizer.decode_embeddings(p) for p in z.split(150)]))
+        answers.append((canonical, rotation_6d_to_matrix(rotation_6d), camera))
+    (lm, rot, cam), (lm_m, rot_m, cam_m) = answers
+    flip = torch.tensor([-1.0, 1.0, 1.0])
+    canonical = (lm + lm_m[:, LANDMARK_MIRROR] * flip) / 2  # landmarks are linear in the vertices
+    rotation, camera = mean_rotation(rot, mirror_rotation(rot_m)), (cam + mirror_camera(cam_m)) / 2
+    landmarks_cam_m = canonical @ rotation.mT
+    projected = weak_perspective_project(landmarks_cam_m, camera)
+    errors = joint_errors_mm(landmarks_cam_m.numpy(), sets["truth_cam_m"].numpy())
+    miss = (projected - sets["truth_crop"])[:, BODY_12].norm(dim=-1).mean()
+    result = {name: round(float(v.mean()), 1) for name, v in errors.items()}
+    return {**result, "miss_2d_permille": round(1000 * float(miss), 1)}
 
 
 def baseline(sets: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -154,6 +196,11 @@ def main() -> None:
         section["mega"] = evaluate(tokenizer, start, sets, None)
         configs = [RefineConfig(*row) for row in GRID] if name == "validation" else [RefineConfig()]
         section["refined"] = [{**vars(c), **evaluate(tokenizer, start, sets, c)} for c in configs]
+        starts = (start, mega_start(model, tokenizer, mirrored_sets(sets)["cond"]))
+        section["mirror"] = {
+            "mega": evaluate_mirrored(tokenizer, starts, sets, None),
+            "refined_default": evaluate_mirrored(tokenizer, starts, sets, RefineConfig()),
+        }
         result[name] = section
         print(json.dumps({name: section}, indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,9 @@ class PolicyConfig:
         pass (lower error, measured in models/mega_anny/MODEL_CARD.md), "argmax" the argmax tokens (the paper).
     refine_iterations: Adam steps of ``mocap.mesh.refine`` pulling each deterministic mesh onto the detector's
         landmarks (0 = off; ~14 ms per crop and step on one CPU thread).
+    mirror: average each crop's answer with MEGA's answer for its left-right mirror image, mirrored back
+        (``mocap.mesh.mirror``: lower error, measured in models/mega_anny/MODEL_CARD.md, for one more argmax row
+        and decode per crop; refinement, when on, refines both).
     """
 
     mode: Mode = "offline"
@@ -44,6 +47,7 @@ class PolicyConfig:
     frame_budget_s: float = 1 / 30
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
+    mirror: bool = True
 
 
 def crops_to_sample(

@@ -1,8 +1,9 @@
 """The mesh stage of ``mocap run``: tracked people -> posed Anny meshes in the camera frame.
 
-Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass,
-K stochastic samples where the policy says so, tokenizer decode (after an optional refinement onto
-the detector's landmarks, :mod:`mocap.mesh.refine`), then placement in the
+Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass on them and
+on their mirror images, K stochastic samples where the policy says so, tokenizer decode (after an
+optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`), each answer averaged
+with its mirrored-back twin (:mod:`mocap.mesh.mirror`), then placement in the
 camera frame (rotation from the 6D head about the vertex centroid, translation from the
 weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from
 the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.online`).
@@ -18,11 +19,13 @@ import numpy.typing as npt
 import torch
 
 from mocap.body.landmarks import regress_landmarks
-from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+from mocap.body.symmetry import load_vertex_mirror
 from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
+from mocap.mesh.mirror import average_with_mirrors, with_mirrors
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
@@ -80,6 +83,12 @@ class MeshEstimator:
                 f"the spread prior has {len(models.spread.pattern)} vertices but the tokenizer decodes "
                 f"{models.tokenizer.hierarchy.input_size}: refit it for these models with `mocap train spread`"
             )
+        self.vertex_mirror = torch.from_numpy(load_vertex_mirror())
+        if (policy or PolicyConfig()).mirror and len(self.vertex_mirror) != models.tokenizer.hierarchy.input_size:
+            raise ModelNotFoundError(
+                f"mirror averaging knows Anny's {len(self.vertex_mirror)} vertices but the tokenizer decodes "
+                f"{models.tokenizer.hierarchy.input_size}: turn it off (`mocap run --no-mirror`)"
+            )
         self.models, self.spread = models, models.spread
         self.policy = policy or PolicyConfig()
         codebook = models.tokenizer.vq_vae.codebook if self.policy.decode == "expected" else None
@@ -96,13 +105,23 @@ class MeshEstimator:
         samples only what fits in the rest of the frame's budget.
         """
         crops = make_crops(tracks)
-        tokens = self.predictor.predict(crops)
+        inputs = with_mirrors(crops) if self.policy.mirror else crops  # 2N rows: crops, then their mirror images
+        answers = self.predictor.predict(inputs)
         if self.policy.refine_iterations > 0:
-            tokens = self.refine(crops, tokens)
-        if tokens.embeddings is not None:  # decode="expected", or refined
-            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
+            answers = self.refine(inputs, answers)
+        if answers.embeddings is not None:  # decode="expected", or refined
+            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(answers.embeddings))
         else:
-            canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))  # (N, V, 3) centred, Anny axes
+            canonical = self.models.tokenizer.decode(torch.from_numpy(answers.ids))  # (rows, V, 3) centred, Anny axes
+        rotation = rotation_6d_to_matrix(torch.from_numpy(answers.rotation_6d))  # (rows, 3, 3) canonical -> camera
+        camera = torch.from_numpy(answers.camera)  # (rows, 3)
+        # Ids, confidence and uncertainty stay those of the crops themselves: what MEGA predicted for them.
+        tokens = answers[: len(crops)]
+        if self.policy.mirror:
+            canonical, rotation, camera = average_with_mirrors(canonical, rotation, camera, self.vertex_mirror)
+            tokens = replace(
+                tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy().astype(np.float32)
+            )
         # (N, V) metres: the prior's estimate from the argmax pass, replaced where samples measure the spread.
         uncertainty = torch.from_numpy(self.spread.estimate_m(tokens.uncertainty))
         sampled = np.zeros(len(tracks), bool)
@@ -122,7 +141,6 @@ class MeshEstimator:
             self.seconds_per_sampled_crop = (
                 cost if self.seconds_per_sampled_crop == 0 else (0.8 * self.seconds_per_sampled_crop + 0.2 * cost)
             )
-        rotation = rotation_6d_to_matrix(torch.from_numpy(tokens.rotation_6d))  # (N, 3, 3) canonical -> camera
         focal = np.full(len(tracks), intrinsics[0, 0])
         principal = np.broadcast_to(intrinsics[:2, 2], (len(tracks), 2))
         translation = weak_perspective_to_translation(tokens.camera, crops.center_px, crops.size_px, focal, principal)
