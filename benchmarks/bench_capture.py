@@ -14,9 +14,9 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
 - frames/s of the run, peak memory, store bytes per person-frame.
 
-Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--no-mirror] [--out FILE.json]``
-(default out: ``results/capture.json``, ``capture_live.json``, ``capture_refine.json``, ``capture_nomirror.json`` ...
-by mode, refinement and mirror averaging).
+Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--mirror-above U]
+[--out FILE.json]`` (default out: ``results/capture.json``, ``capture_live.json``, ``capture_refine.json``,
+``capture_mirror1.json`` ... by mode, refinement and mirror averaging; default: the pipeline's defaults).
 """
 
 from __future__ import annotations
@@ -146,10 +146,10 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
     }
 
 
-def run_clip(clip: Path, mode: str, out_dir: Path, refine: int = 0, mirror: bool = True) -> dict:
+def run_clip(clip: Path, mode: str, out_dir: Path, refine: int = 0, mirror_above: float | None = None) -> dict:
     store = out_dir / f"{clip.stem}.{mode}.zarr"
     command = [sys.executable, "-m", "mocap.cli", "run", str(clip), "-o", str(store), "--no-progress", "--mode", mode]
-    command += ["--refine", str(refine)] + ([] if mirror else ["--no-mirror"])
+    command += ["--refine", str(refine)] + ([] if mirror_above is None else ["--mirror-above", str(mirror_above)])
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -175,25 +175,25 @@ def main() -> None:
     parser.add_argument("clips", nargs="*", type=Path, default=sorted((ROOT / "samples").glob("*.mp4")))
     parser.add_argument("--mode", default="offline", choices=("live", "offline", "quality"))
     parser.add_argument("--refine", type=int, default=0, help="mocap run --refine STEPS")
-    parser.add_argument("--no-mirror", action="store_true", help="mocap run --no-mirror (the baseline of averaging)")
-    parser.add_argument("--out", type=Path, help="default: results/capture[_live|_quality][_refine][_nomirror].json")
+    parser.add_argument("--mirror-above", type=float, help="mocap run --mirror-above U (1 = no mirror averaging)")
+    parser.add_argument("--out", type=Path, help="default: results/capture[_live|_quality][_refine][_mirrorU].json")
     args = parser.parse_args()
     if args.out is None:  # one file per configuration, so that a live run never overwrites the offline figures
         name = "capture" + ("" if args.mode == "offline" else f"_{args.mode}") + ("_refine" if args.refine else "")
-        name += "_nomirror" if args.no_mirror else ""
+        name += "" if args.mirror_above is None else f"_mirror{args.mirror_above:g}"
         args.out = ROOT / "benchmarks" / "results" / f"{name}.json"
     report: dict = {
         "benchmark": __doc__.splitlines()[0],
         "mode": args.mode,
         "refine": args.refine,
-        "mirror": not args.no_mirror,
+        "mirror_above": args.mirror_above,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count()},
         "clips": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            speed = run_clip(clip, args.mode, Path(tmp), args.refine, mirror=not args.no_mirror)
+            speed = run_clip(clip, args.mode, Path(tmp), args.refine, mirror_above=args.mirror_above)
             accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
             report["clips"][clip.name] = {**accuracy, **speed}
             print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)

@@ -12,8 +12,9 @@ Sections:
   model (``mocap.mega.synthetic``: random camera, noise, occlusion, truncation); argmax, best-of-K, uncertainty rho.
 - ``mediapipe``: ``mocap synth`` renders of held-out motions; MediaPipe's landmarks -> ``square_crops``/``to_crop``
   crops exactly as the pipeline builds them -> MEGA; MediaPipe's own world landmarks on the same frames as baseline.
-  ``mega_expected_mirror``: the expected mesh averaged with MEGA's answer for the mirror image (``mocap.mesh.mirror``,
-  the pipeline's default), against ``mega_expected`` alone on the same frames.
+  ``mega_expected_mirror``: the expected mesh averaged with MEGA's answer for the mirror image (``mocap.mesh.mirror``)
+  where the cheap uncertainty is above ``PolicyConfig.mirror_threshold`` (the pipeline's default); ``_all``: on every
+  crop; against ``mega_expected`` alone on the same frames.
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
@@ -50,7 +51,8 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
-from mocap.mesh.mirror import average_with_mirrors, with_mirrors
+from mocap.mesh.mirror import average_with_mirror, mirror_crops
+from mocap.mesh.policy import PolicyConfig
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops
 
@@ -94,17 +96,23 @@ def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) ->
 
 
 @torch.no_grad()
-def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops) -> np.ndarray:
-    """The pipeline's default deterministic mesh: expected decode averaged with the mirror image's answer, mirrored
-    back -> (B, V, 3) in the camera frame's orientation (hip-centring is left to ``errors_mm``)."""
-    both = predictor.predict(with_mirrors(crops))
-    assert both.embeddings is not None
-    canonical, rotation, _ = average_with_mirrors(
-        decode_embeddings(tokenizer, torch.from_numpy(both.embeddings)),
-        rotation_6d_to_matrix(torch.from_numpy(both.rotation_6d)),
-        torch.from_numpy(both.camera),
-        torch.from_numpy(load_vertex_mirror()),
-    )
+def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops, threshold: float) -> np.ndarray:
+    """The pipeline's deterministic mesh: expected decode, averaged with the mirror image's answer (mirrored back)
+    for the crops whose cheap uncertainty is above ``threshold`` -> (B, V, 3), camera orientation, not centred."""
+    mirror = torch.from_numpy(load_vertex_mirror())
+
+    def answer(seen: Crops) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+        p = predictor.predict(seen)
+        assert p.embeddings is not None
+        mesh = decode_embeddings(tokenizer, torch.from_numpy(p.embeddings))
+        return mesh, rotation_6d_to_matrix(torch.from_numpy(p.rotation_6d)), torch.from_numpy(p.camera), p.uncertainty
+
+    canonical, rotation, camera, uncertainty = answer(crops)
+    rows = np.flatnonzero(uncertainty > threshold)
+    if len(rows):
+        at = torch.from_numpy(rows)
+        twin = answer(mirror_crops(crops[rows]))[:3]
+        canonical[at], rotation[at], _ = average_with_mirror(canonical[at], rotation[at], camera[at], twin, mirror)
     return rotate(canonical, rotation)
 
 
@@ -222,7 +230,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
 
     body = AnnyBody("default")
     predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
-    all_crops, mega, expected, mirrored, baseline, floor, per_clip = [], [], [], [], [], [], {}
+    threshold = PolicyConfig().mirror_threshold
+    all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
     for clip in clips:
         detections = detect_clip(clip, cache)
         truth_store = open_store(clip.with_suffix(".gt.zarr"))
@@ -238,7 +247,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         assert predictions.embeddings is not None
         soft = decode_embeddings(tokenizer, torch.from_numpy(predictions.embeddings))
         expected.append(errors_mm(rotate(soft, rotation), truth_cam))
-        mirrored.append(errors_mm(mirror_averaged(predictor, tokenizer, crops), truth_cam))
+        mirrored.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, threshold), truth_cam))
+        mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
@@ -254,6 +264,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "mega": summary(errors),
             "mega_expected": summary(expected[-1]),
             "mega_expected_mirror": summary(mirrored[-1]),
+            "mega_expected_mirror_all": summary(mirrored_all[-1]),
             "mediapipe": summary(mp),
         }
 
@@ -272,24 +283,29 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             clips=len(rows),
             mega_expected=summary(joined([expected[i] for i in rows])),
             mega_expected_mirror=summary(joined([mirrored[i] for i in rows])),
+            mega_expected_mirror_all=summary(joined([mirrored_all[i] for i in rows])),
             mediapipe=summary(joined([baseline[i] for i in rows])),
         )
     return {
         "frames": int(sum(len(c) for c in all_crops)),
         "mega_argmax": mega_all,
         "mega_expected": (expected_all := summary(joined(expected))),
-        "mega_expected_mirror": (mirror_all := summary(joined(mirrored))),
+        "mirror_threshold": threshold,
+        "mega_expected_mirror": (mirror_default := summary(joined(mirrored))),
+        "mega_expected_mirror_all": summary(joined(mirrored_all)),
         "mediapipe_world": mp_all,
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
-        "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_default["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
         "by_collection": by_collection,
         "clips": per_clip,
     }, crops
 
 
-def rendered_mirror_errors_mm(model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples) -> dict[str, float]:
+def rendered_mirror_errors_mm(
+    model: Mega, tokenizer: MeshVQVAE, examples: RenderedExamples, threshold: float
+) -> dict[str, float]:
     """``mirror_averaged`` on detector-measured validation examples -> mean MPJPE / PA-MPJPE mm."""
     predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
     truth = torch.from_numpy(examples.keypoints_canonical_m) @ rotation_6d_to_matrix(
@@ -297,7 +313,10 @@ def rendered_mirror_errors_mm(model: Mega, tokenizer: MeshVQVAE, examples: Rende
     ).transpose(1, 2)
     rows = np.array_split(np.arange(len(examples)), max(1, len(examples) // 128))
     predicted = np.concatenate(
-        [regress_landmarks(torch.from_numpy(mirror_averaged(predictor, tokenizer, examples.crops(r)))) for r in rows]
+        [
+            regress_landmarks(torch.from_numpy(mirror_averaged(predictor, tokenizer, examples.crops(r), threshold)))
+            for r in rows
+        ]
     )
     errors = joint_errors_mm(predicted, truth.numpy())
     return {name: round(float(v.mean()), 1) for name, v in errors.items()}
@@ -354,7 +373,7 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
         "expected_mesh_ms_per_crop": median_ms(
             lambda: tokenizer.decode_embeddings(torch.from_numpy(expected.predict(crops[:1]).embeddings)), 30
         ),
-        "expected_mesh_mirror_ms_per_crop": median_ms(lambda: mirror_averaged(expected, tokenizer, crops[:1]), 30),
+        "expected_mesh_mirror_ms_per_crop": median_ms(lambda: mirror_averaged(expected, tokenizer, crops[:1], 0.0), 30),
         "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(torch.zeros(1, 54, dtype=torch.long)), 30),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
@@ -392,7 +411,9 @@ def main() -> None:
     if args.renders is not None:
         validation = RenderedExamples.load_folder(args.renders)
         result["rendered_validation"] = rendered_errors_mm(model, tokenizer, validation)
-        result["rendered_validation"]["mega_expected_mirror"] = rendered_mirror_errors_mm(model, tokenizer, validation)
+        thresholds = {"mega_expected_mirror": PolicyConfig().mirror_threshold, "mega_expected_mirror_all": 0.0}
+        for name, threshold in thresholds.items():
+            result["rendered_validation"][name] = rendered_mirror_errors_mm(model, tokenizer, validation, threshold)
         result["policy_calibration"] = bench_policy_calibration(model, tokenizer, validation)
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)

@@ -6,8 +6,9 @@ MEGA's deterministic mesh (expected decoding) before and after ``refine_to_landm
 - ``validation`` (``--renders``, a ``mocap data renders --split validation`` folder): every configuration of
   ``--grid`` on every ``--stride``-th example; this is where ``RefineConfig``'s defaults were chosen.
 - ``test`` (``--clips``, the held-out renders of ``bench_mega.py``): the default configuration only.
-- per set, ``mirror``: the same without and with the default refinement, each answer averaged with the answer for
-  the crop's mirror image (``mocap.mesh.mirror``, the pipeline's default; refinement then refines both).
+- per set, ``mirror``: the same without and with the default refinement, where the argmax pass's cheap uncertainty
+  is above ``PolicyConfig.mirror_threshold`` averaged with the answer for the crop's mirror image
+  (``mocap.mesh.mirror``, the pipeline's default; refinement then refines both).
 
 Per set: 3-D MPJPE / PA-MPJPE (mm, 12 body joints, hip-centred camera frame, as ``mocap.mega.evaluate``), and the
 2-D miss: mean distance (crop units x 1000, i.e. per mille of half the crop side) between the 12 body joints of
@@ -40,6 +41,7 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import load_trained
 from mocap.mesh.crop import to_crop
 from mocap.mesh.mirror import mean_rotation, mirror_camera, mirror_rotation
+from mocap.mesh.policy import PolicyConfig
 from mocap.mesh.refine import RefineConfig, posed_landmarks, refine_to_landmarks
 from mocap.tokenizer.model import MeshVQVAE
 
@@ -95,7 +97,8 @@ def evaluate_mirrored(
     sets: dict[str, torch.Tensor],
     config: RefineConfig | None,
 ) -> dict[str, float]:
-    """``evaluate`` for the mirror average: each of (crop, mirror image) answered (and refined), then averaged."""
+    """``evaluate`` for the pipeline's mirror average: each of (crop, mirror image) answered (and refined), then
+    averaged where the crop's cheap uncertainty (``starts[0]["uncertainty"]``) is above the policy's threshold."""
     answers = []
     for start, seen in zip(starts, (sets, mirrored_sets(sets)), strict=True):
         z, rotation_6d, camera = start["z"], start["rotation_6d"], start["camera"]
@@ -109,8 +112,10 @@ def evaluate_mirrored(
         answers.append((canonical, rotation_6d_to_matrix(rotation_6d), camera))
     (lm, rot, cam), (lm_m, rot_m, cam_m) = answers
     flip = torch.tensor([-1.0, 1.0, 1.0])
-    canonical = (lm + lm_m[:, LANDMARK_MIRROR] * flip) / 2  # landmarks are linear in the vertices
-    rotation, camera = mean_rotation(rot, mirror_rotation(rot_m)), (cam + mirror_camera(cam_m)) / 2
+    doubtful = (starts[0]["uncertainty"] > PolicyConfig().mirror_threshold)[:, None, None]
+    canonical = torch.where(doubtful, (lm + lm_m[:, LANDMARK_MIRROR] * flip) / 2, lm)  # landmarks: linear in vertices
+    rotation = torch.where(doubtful, mean_rotation(rot, mirror_rotation(rot_m)), rot)
+    camera = torch.where(doubtful[:, 0], (cam + mirror_camera(cam_m)) / 2, cam)
     landmarks_cam_m = canonical @ rotation.mT
     projected = weak_perspective_project(landmarks_cam_m, camera)
     errors = joint_errors_mm(landmarks_cam_m.numpy(), sets["truth_cam_m"].numpy())
@@ -131,10 +136,11 @@ def baseline(sets: dict[str, torch.Tensor]) -> dict[str, float]:
 
 @torch.no_grad()
 def mega_start(model: Mega, tokenizer: MeshVQVAE, cond: torch.Tensor) -> dict[str, torch.Tensor]:
-    """MEGA's argmax pass on landmark features (M, 33, 6) -> expected z, rotation 6D, crop camera."""
-    _, out = model.argmax(cond, len(cond))
+    """MEGA's argmax pass on landmark features (M, 33, 6) -> cheap uncertainty, expected z, rotation 6D, crop camera."""
+    argmax, out = model.argmax(cond, len(cond))
     assert out.rotation_6d is not None and out.camera is not None
     return {
+        "uncertainty": argmax.uncertainty,
         "z": out.logits.softmax(-1) @ tokenizer.vq_vae.codebook,
         "rotation_6d": out.rotation_6d,
         "camera": out.camera,

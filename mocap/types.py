@@ -251,8 +251,8 @@ class TokenPredictions(_Rows):
         uncertainty: (N,) float32 cheap per-crop uncertainty from the argmax pass (higher = less sure).
         samples: optional (N, K, T) int64 token ids of K stochastic samples.
         embeddings: optional (N, T, C) float32 expected code embeddings of the argmax pass (token probabilities
-            times the tokenizer's codebook), when the predictor was given the codebook; after the mesh stage's
-            refinement (``PolicyConfig.refine_iterations``), the refined latent, with rotation_6d and camera.
+            times the tokenizer's codebook), when the predictor was given the codebook. In ``MeshEstimate.tokens``
+            rotation_6d and camera are those that placed the mesh (after refinement and mirror averaging).
     """
 
     track_id: npt.NDArray[np.int64]

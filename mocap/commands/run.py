@@ -86,10 +86,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "one CPU thread)",
     )
     p.add_argument(
-        "--no-mirror",
-        action="store_true",
-        help="do not average each mesh with MEGA's answer for the mirror image of the crop (averaging is the "
-        "default: lower error for one more model row and decode per person, ~1.3x the mesh stage's time)",
+        "--mirror-above",
+        type=float,
+        default=PolicyConfig.mirror_threshold,
+        metavar="U",
+        help="average the mesh of each crop whose argmax uncertainty (0-1) is above U with MEGA's answer for the "
+        "mirror image of the crop (default %(default)s: lower error on doubtful crops, one more model pass for "
+        "them; 0 = every crop, 1 = none)",
     )
     p.add_argument("--focal", type=float, help="focal length in pixels when the camera is unknown (default max(W, H))")
     p.add_argument("--view", action="store_true", help="show the capture live in the 3D viewer")
@@ -148,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--samples must be >= 0, got {args.samples}")
     if not 0 <= args.sample_above <= 1:
         raise ConfigError(f"--sample-above is an uncertainty in [0, 1], got {args.sample_above}")
+    if not 0 <= args.mirror_above <= 1:
+        raise ConfigError(f"--mirror-above is an uncertainty in [0, 1], got {args.mirror_above}")
     if args.refine < 0:
         raise ConfigError(f"--refine must be >= 0 steps, got {args.refine}")
     policy = PolicyConfig(
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         uncertainty_threshold=args.sample_above,
         decode=args.decode,
         refine_iterations=args.refine,
-        mirror=not args.no_mirror,
+        mirror_threshold=args.mirror_above,
     )
     config = RunConfig(
         detect=DetectConfig(

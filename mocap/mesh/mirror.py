@@ -1,9 +1,11 @@
 """Mirror test-time augmentation: MEGA on each crop and on its left-right mirror image, the two answers averaged.
 
 A person seen in a mirror is another plausible person, so MEGA's answer for the mirrored crop, mirrored back, is
-a second estimate of the same body; their mean is closer to the truth than either (an ensemble of two, for one
-more row in the argmax pass and one more decode). Measured with version 4 (models/mega_anny/MODEL_CARD.md,
-"Mirror averaging"): 45 test renders MPJPE 129.4 -> 122.1 mm, PA-MPJPE 78.8 -> 71.6.
+a second estimate of the same body; on doubtful crops their mean is closer to the truth than either (an ensemble
+of two, for one more argmax pass and decode). On confident ones MEGA's own answer is better: it has learnt to
+correct the detector's habits, which a mirrored input turns the other way. The mesh stage therefore averages only
+crops whose cheap uncertainty is above ``PolicyConfig.mirror_threshold``. Measured with version 4
+(models/mega_anny/MODEL_CARD.md, "Mirror averaging").
 
 Frames (``mocap.mega.geometry``): mirroring the image about the crop's vertical centre line is x -> -x in crop
 coordinates and in the camera frame (M = diag(-1, 1, 1)); MediaPipe's world landmarks share the camera's axes, so
@@ -13,9 +15,8 @@ appears mirrored as M R v = (M R M)(M v): the mirrored body M v (vertices relabe
 (s, -tx, ty). Every map here is its own inverse.
 
 Example:
-    >>> both = with_mirrors(crops)  # 2N rows: the crops, then their mirror images  # doctest: +SKIP
-    >>> # MEGA + decode on ``both`` -> vertices (2N, V, 3), rotation (2N, 3, 3), camera (2N, 3), then per crop:
-    >>> vertices, rotation, camera = average_with_mirrors(vertices, rotation, camera, mirror)  # doctest: +SKIP
+    >>> twins = mirror_crops(crops)  # MEGA + decode on both -> (vertices, rotation, camera) each  # doctest: +SKIP
+    >>> vertices, rotation, camera = average_with_mirror(*answer, twin_answer, load_vertex_mirror())  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def mirror_landmarks(landmarks: npt.NDArray[np.float32]) -> npt.NDArray[np.float
     return mirrored
 
 
-def with_mirrors(crops: Crops) -> Crops:
-    """N crops -> 2N rows: the crops, then their mirror images (same ids, centres and sizes)."""
-    twice = {f.name: np.concatenate([getattr(crops, f.name)] * 2) for f in dataclasses.fields(crops)}
-    half = len(crops)
-    twice["landmarks_crop"][half:] = mirror_landmarks(crops.landmarks_crop)
-    twice["landmarks_world_m"][half:] = mirror_landmarks(crops.landmarks_world_m)
-    return Crops(**twice)
+def mirror_crops(crops: Crops) -> Crops:
+    """The same crops seen in a mirror (same ids, centres and sizes; landmarks mirrored)."""
+    return dataclasses.replace(
+        crops,
+        landmarks_crop=mirror_landmarks(crops.landmarks_crop),
+        landmarks_world_m=mirror_landmarks(crops.landmarks_world_m),
+    )
 
 
 def mirror_vertices(vertices_m: torch.Tensor, vertex_mirror: torch.Tensor) -> torch.Tensor:
@@ -71,22 +72,27 @@ def mean_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return u @ torch.diag_embed(torch.stack([torch.ones_like(sign), torch.ones_like(sign), sign], -1)) @ vt
 
 
-def average_with_mirrors(
-    vertices_m: torch.Tensor, rotation: torch.Tensor, camera: torch.Tensor, vertex_mirror: torch.Tensor
+def average_with_mirror(
+    vertices_m: torch.Tensor,
+    rotation: torch.Tensor,
+    camera: torch.Tensor,
+    mirrored: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    vertex_mirror: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Answers for ``with_mirrors`` rows -> one answer per crop: the mean of each crop's and its mirrored-back twin's.
+    """One answer per crop: the mean of MEGA's answer for the crop and its answer for the mirror image, mirrored back.
 
     Args:
-        vertices_m: (2N, V, 3) canonical meshes; rows N.. answer the mirror images.
-        rotation: (2N, 3, 3) canonical -> camera.
-        camera: (2N, 3) weak-perspective crop cameras (s, tx, ty).
+        vertices_m, rotation, camera: the crops' answer: canonical meshes (M, V, 3), canonical -> camera rotations
+            (M, 3, 3), weak-perspective crop cameras (M, 3) = (s, tx, ty).
+        mirrored: the same three for ``mirror_crops`` of those crops.
         vertex_mirror: (V,) :func:`mocap.body.symmetry.load_vertex_mirror`.
 
     Returns:
-        (N, V, 3) mean canonical mesh, (N, 3, 3) chordal mean rotation, (N, 3) mean camera.
+        (M, V, 3) mean canonical mesh, (M, 3, 3) chordal mean rotation, (M, 3) mean camera.
     """
-    half = len(vertices_m) // 2
-    vertices = (vertices_m[:half] + mirror_vertices(vertices_m[half:], vertex_mirror)) / 2
-    rotations = mean_rotation(rotation[:half], mirror_rotation(rotation[half:]))
-    cameras = (camera[:half] + mirror_camera(camera[half:])) / 2
-    return vertices, rotations, cameras
+    twin_vertices, twin_rotation, twin_camera = mirrored
+    return (
+        (vertices_m + mirror_vertices(twin_vertices, vertex_mirror)) / 2,
+        mean_rotation(rotation, mirror_rotation(twin_rotation)),
+        (camera + mirror_camera(twin_camera)) / 2,
+    )

@@ -36,9 +36,10 @@ class PolicyConfig:
         pass (lower error, measured in models/mega_anny/MODEL_CARD.md), "argmax" the argmax tokens (the paper).
     refine_iterations: Adam steps of ``mocap.mesh.refine`` pulling each deterministic mesh onto the detector's
         landmarks (0 = off; ~14 ms per crop and step on one CPU thread).
-    mirror: average each crop's answer with MEGA's answer for its left-right mirror image, mirrored back
-        (``mocap.mesh.mirror``: lower error, measured in models/mega_anny/MODEL_CARD.md, for one more argmax row
-        and decode per crop; refinement, when on, refines both).
+    mirror_threshold: argmax uncertainty above which a crop's answer is averaged with MEGA's answer for its
+        left-right mirror image, mirrored back (``mocap.mesh.mirror``; one more argmax pass and decode for those
+        crops; refinement, when on, refines both). 0 = every crop, 1 = none. 0.4 is the most selective value
+        that loses nothing on validation renders (models/mega_anny/MODEL_CARD.md, "Mirror averaging").
     """
 
     mode: Mode = "offline"
@@ -47,7 +48,7 @@ class PolicyConfig:
     frame_budget_s: float = 1 / 30
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
-    mirror: bool = True
+    mirror_threshold: float = 0.4
 
 
 def crops_to_sample(

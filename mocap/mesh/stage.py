@@ -1,9 +1,10 @@
 """The mesh stage of ``mocap run``: tracked people -> posed Anny meshes in the camera frame.
 
-Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass on them and
-on their mirror images, K stochastic samples where the policy says so, tokenizer decode (after an
-optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`), each answer averaged
-with its mirrored-back twin (:mod:`mocap.mesh.mirror`), then placement in the
+Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass, a second
+pass on the mirror images of the doubtful crops, K stochastic samples where the policy says so,
+tokenizer decode (after an optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`),
+the doubtful crops' answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
+placement in the
 camera frame (rotation from the 6D head about the vertex centroid, translation from the
 weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from
 the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.online`).
@@ -25,7 +26,7 @@ from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
-from mocap.mesh.mirror import average_with_mirrors, with_mirrors
+from mocap.mesh.mirror import average_with_mirror, mirror_crops
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
@@ -84,10 +85,10 @@ class MeshEstimator:
                 f"{models.tokenizer.hierarchy.input_size}: refit it for these models with `mocap train spread`"
             )
         self.vertex_mirror = torch.from_numpy(load_vertex_mirror())
-        if (policy or PolicyConfig()).mirror and len(self.vertex_mirror) != models.tokenizer.hierarchy.input_size:
+        if len(self.vertex_mirror) != models.tokenizer.hierarchy.input_size:
             raise ModelNotFoundError(
                 f"mirror averaging knows Anny's {len(self.vertex_mirror)} vertices but the tokenizer decodes "
-                f"{models.tokenizer.hierarchy.input_size}: turn it off (`mocap run --no-mirror`)"
+                f"{models.tokenizer.hierarchy.input_size}: these models are not the Anny models `mocap run` expects"
             )
         self.models, self.spread = models, models.spread
         self.policy = policy or PolicyConfig()
@@ -105,23 +106,21 @@ class MeshEstimator:
         samples only what fits in the rest of the frame's budget.
         """
         crops = make_crops(tracks)
-        inputs = with_mirrors(crops) if self.policy.mirror else crops  # 2N rows: crops, then their mirror images
-        answers = self.predictor.predict(inputs)
-        if self.policy.refine_iterations > 0:
-            answers = self.refine(inputs, answers)
-        if answers.embeddings is not None:  # decode="expected", or refined
-            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(answers.embeddings))
-        else:
-            canonical = self.models.tokenizer.decode(torch.from_numpy(answers.ids))  # (rows, V, 3) centred, Anny axes
-        rotation = rotation_6d_to_matrix(torch.from_numpy(answers.rotation_6d))  # (rows, 3, 3) canonical -> camera
-        camera = torch.from_numpy(answers.camera)  # (rows, 3)
-        # Ids, confidence and uncertainty stay those of the crops themselves: what MEGA predicted for them.
-        tokens = answers[: len(crops)]
-        if self.policy.mirror:
-            canonical, rotation, camera = average_with_mirrors(canonical, rotation, camera, self.vertex_mirror)
-            tokens = replace(
-                tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy().astype(np.float32)
+        tokens = self.predictor.predict(crops)
+        canonical, rotation, camera = self.deterministic_mesh(crops, tokens)  # (N, V, 3), (N, 3, 3), (N, 3)
+        doubtful = np.flatnonzero(tokens.uncertainty > self.policy.mirror_threshold)
+        if len(doubtful):
+            twins = mirror_crops(crops[doubtful])
+            at = torch.from_numpy(doubtful)
+            canonical[at], rotation[at], camera[at] = average_with_mirror(
+                canonical[at],
+                rotation[at],
+                camera[at],
+                self.deterministic_mesh(twins, self.predictor.predict(twins)),
+                self.vertex_mirror,
             )
+        # Ids, confidence and uncertainty stay those of MEGA's pass on the crops: what MEGA predicted for them.
+        tokens = replace(tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy())
         # (N, V) metres: the prior's estimate from the argmax pass, replaced where samples measure the spread.
         uncertainty = torch.from_numpy(self.spread.estimate_m(tokens.uncertainty))
         sampled = np.zeros(len(tracks), bool)
@@ -149,6 +148,19 @@ class MeshEstimator:
         joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)
+
+    def deterministic_mesh(
+        self, crops: Crops, tokens: TokenPredictions
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """MEGA's argmax-pass answer for ``crops`` (refined when the policy says so) -> canonical meshes (N, V, 3),
+        centred, Anny axes; rotations canonical -> camera (N, 3, 3); crop cameras (N, 3)."""
+        if self.policy.refine_iterations > 0:
+            tokens = self.refine(crops, tokens)
+        if tokens.embeddings is not None:  # decode="expected", or refined
+            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
+        else:
+            canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))
+        return canonical, rotation_6d_to_matrix(torch.from_numpy(tokens.rotation_6d)), torch.from_numpy(tokens.camera)
 
     def refine(self, crops: Crops, tokens: TokenPredictions) -> TokenPredictions:
         """MEGA's deterministic answer pulled onto the crops' landmarks: new embeddings, rotation and camera.

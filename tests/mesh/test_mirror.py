@@ -14,13 +14,13 @@ from mocap.body.symmetry import LANDMARK_MIRROR, load_vertex_mirror
 from mocap.mega.geometry import weak_perspective_project
 from mocap.mesh.crop import default_intrinsics
 from mocap.mesh.mirror import (
-    average_with_mirrors,
+    average_with_mirror,
     mean_rotation,
     mirror_camera,
+    mirror_crops,
     mirror_landmarks,
     mirror_rotation,
     mirror_vertices,
-    with_mirrors,
 )
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig
@@ -77,12 +77,10 @@ def test_the_mirrored_answer_projects_onto_the_mirror_image(models: MeshModels) 
 def test_averaging_an_answer_with_its_exact_mirror_gives_it_back(models: MeshModels) -> None:
     vertices, rotation, camera = random_answer(models)
     mirror = torch.from_numpy(load_vertex_mirror())
-    twins = (
-        torch.cat([vertices, mirror_vertices(vertices, mirror)]),
-        torch.cat([rotation, mirror_rotation(rotation)]),
-        torch.cat([camera, mirror_camera(camera)]),
-    )
-    for got, want in zip(average_with_mirrors(*twins, mirror), (vertices, rotation, camera), strict=True):
+    twin = (mirror_vertices(vertices, mirror), mirror_rotation(rotation), mirror_camera(camera))
+    for got, want in zip(
+        average_with_mirror(vertices, rotation, camera, twin, mirror), (vertices, rotation, camera), strict=True
+    ):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
@@ -93,7 +91,7 @@ def test_mean_rotation_halves_the_angle_between_two_rotations() -> None:
     torch.testing.assert_close(mean_rotation(a, b), base @ axis_angle_to_matrix(0.6 * axis), atol=1e-5, rtol=1e-5)
 
 
-def test_with_mirrors_appends_the_mirror_images() -> None:
+def test_mirror_crops_mirrors_only_the_landmarks() -> None:
     rng = np.random.default_rng(1)
     crops = Crops(
         np.array([4, 7]),
@@ -102,11 +100,13 @@ def test_with_mirrors_appends_the_mirror_images() -> None:
         rng.uniform(-1, 1, (2, 33, 3)).astype(np.float32),
         rng.normal(size=(2, 33, 3)).astype(np.float32),
     )
-    both = with_mirrors(crops)
-    assert len(both) == 4 and both[:2] == crops
-    np.testing.assert_array_equal(both.track_id, [4, 7, 4, 7])
-    np.testing.assert_array_equal(both.landmarks_crop[2:, 12, 0], -crops.landmarks_crop[:, 11, 0])
-    np.testing.assert_array_equal(both.landmarks_world_m[2:, LANDMARK_MIRROR], crops.landmarks_world_m * [-1, 1, 1])
+    twins = mirror_crops(crops)
+    np.testing.assert_array_equal(twins.track_id, crops.track_id)
+    np.testing.assert_array_equal(twins.center_px, crops.center_px)
+    np.testing.assert_array_equal(twins.landmarks_crop[:, 12, 0], -crops.landmarks_crop[:, 11, 0])
+    np.testing.assert_array_equal(twins.landmarks_crop[:, 12, 1:], crops.landmarks_crop[:, 11, 1:])
+    np.testing.assert_array_equal(twins.landmarks_world_m[:, LANDMARK_MIRROR], crops.landmarks_world_m * [-1, 1, 1])
+    assert mirror_crops(twins) == crops
 
 
 def mirrored_tracks(tracks: Tracks, width: int) -> Tracks:
@@ -128,8 +128,8 @@ def mirrored_tracks(tracks: Tracks, width: int) -> Tracks:
 
 
 def test_the_mesh_stage_sees_a_mirrored_video_as_the_mirror_image(models: MeshModels) -> None:
-    """With mirror averaging the answer for a flipped frame is exactly the flipped answer, whatever MEGA learnt;
-    without it, MEGA's own (learnt, hence imperfect) symmetry is all there is."""
+    """Averaging every crop, the answer for a flipped frame is exactly the flipped answer, whatever MEGA learnt;
+    averaging none, MEGA's own (learnt, hence imperfect) symmetry is all there is."""
     vertices, rotation, _ = random_answer(models, n=2, seed=3)
     width, height = 640, 480
     intrinsics = default_intrinsics((width, height))
@@ -147,7 +147,7 @@ def test_the_mesh_stage_sees_a_mirrored_video_as_the_mirror_image(models: MeshMo
     mirror = torch.from_numpy(load_vertex_mirror())
     answers = {}
     for averaged in (True, False):
-        estimator = MeshEstimator(models, PolicyConfig(num_samples=0, mirror=averaged))
+        estimator = MeshEstimator(models, PolicyConfig(num_samples=0, mirror_threshold=0.0 if averaged else 1.0))
         seen = estimator.estimate(tracks, intrinsics).meshes.vertices_cam_m
         flipped = estimator.estimate(mirrored_tracks(tracks, width), intrinsics).meshes.vertices_cam_m
         answers[averaged] = seen
