@@ -4,10 +4,9 @@ Per frame and batched across people: square crops from the landmarks, MEGA's arg
 pass on the mirror images of the doubtful crops, K stochastic samples where the policy says so,
 tokenizer decode (after an optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`),
 the doubtful crops' answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
-placement in the
-camera frame (rotation from the 6D head about the vertex centroid, translation from the
-weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from
-the mesh. The online smoother then filters every track (see :mod:`mocap.smooth.online`).
+placement in the camera frame (rotation from the 6D head about the vertex centroid, translation from
+the weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from the mesh.
+The online smoother then filters every track (see :mod:`mocap.smooth.online`).
 """
 
 from __future__ import annotations
