@@ -51,7 +51,7 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
-from mocap.mesh.mirror import average_with_mirror, mirror_crops
+from mocap.mesh.mirror import Answer, average_doubtful
 from mocap.mesh.policy import PolicyConfig
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops
@@ -99,20 +99,17 @@ def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) ->
 def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops, threshold: float) -> np.ndarray:
     """The pipeline's deterministic mesh: expected decode, averaged with the mirror image's answer (mirrored back)
     for the crops whose cheap uncertainty is above ``threshold`` -> (B, V, 3), camera orientation, not centred."""
-    mirror = torch.from_numpy(load_vertex_mirror())
 
-    def answer(seen: Crops) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    def answer(seen: Crops) -> tuple[Answer, np.ndarray]:
         p = predictor.predict(seen)
         assert p.embeddings is not None
         mesh = decode_embeddings(tokenizer, torch.from_numpy(p.embeddings))
-        return mesh, rotation_6d_to_matrix(torch.from_numpy(p.rotation_6d)), torch.from_numpy(p.camera), p.uncertainty
+        rotation = rotation_6d_to_matrix(torch.from_numpy(p.rotation_6d))
+        return (mesh, rotation, torch.from_numpy(p.camera)), p.uncertainty
 
-    canonical, rotation, camera, uncertainty = answer(crops)
-    rows = np.flatnonzero(uncertainty > threshold)
-    if len(rows):
-        at = torch.from_numpy(rows)
-        twin = answer(mirror_crops(crops[rows]))[:3]
-        canonical[at], rotation[at], _ = average_with_mirror(canonical[at], rotation[at], camera[at], twin, mirror)
+    first, uncertainty = answer(crops)
+    mirror = torch.from_numpy(load_vertex_mirror())
+    canonical, rotation, _ = average_doubtful(crops, uncertainty, threshold, first, lambda t: answer(t)[0], mirror)
     return rotate(canonical, rotation)
 
 

@@ -15,13 +15,15 @@ appears mirrored as M R v = (M R M)(M v): the mirrored body M v (vertices relabe
 (s, -tx, ty). Every map here is its own inverse.
 
 Example:
-    >>> twins = mirror_crops(crops)  # MEGA + decode on both -> (vertices, rotation, camera) each  # doctest: +SKIP
-    >>> vertices, rotation, camera = average_with_mirror(*answer, twin_answer, load_vertex_mirror())  # doctest: +SKIP
+    >>> vertices, rotation, camera = average_doubtful(  # doctest: +SKIP
+    ...     crops, uncertainty, 0.4, answer, answer_for, load_vertex_mirror()
+    ... )
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +33,10 @@ from mocap.body.symmetry import LANDMARK_MIRROR
 from mocap.types import Crops
 
 _FLIP_X = (-1.0, 1.0, 1.0)
+
+# MEGA's deterministic answer for N crops: canonical meshes (N, V, 3), canonical -> camera rotations (N, 3, 3),
+# weak-perspective crop cameras (N, 3) = (s, tx, ty).
+Answer = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def mirror_landmarks(landmarks: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -76,9 +82,9 @@ def average_with_mirror(
     vertices_m: torch.Tensor,
     rotation: torch.Tensor,
     camera: torch.Tensor,
-    mirrored: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    mirrored: Answer,
     vertex_mirror: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> Answer:
     """One answer per crop: the mean of MEGA's answer for the crop and its answer for the mirror image, mirrored back.
 
     Args:
@@ -96,3 +102,24 @@ def average_with_mirror(
         mean_rotation(rotation, mirror_rotation(twin_rotation)),
         (camera + mirror_camera(twin_camera)) / 2,
     )
+
+
+def average_doubtful(
+    crops: Crops,
+    uncertainty: npt.NDArray[np.floating],
+    threshold: float,
+    answer: Answer,
+    answer_for: Callable[[Crops], Answer],
+    vertex_mirror: torch.Tensor,
+) -> Answer:
+    """The mesh stage's rule: ``answer`` for the N ``crops``, with the rows whose cheap uncertainty (N,) is above
+    ``threshold`` averaged with ``answer_for`` their mirror images. ``answer`` itself is left unchanged."""
+    rows = np.flatnonzero(np.asarray(uncertainty) > threshold)
+    if not len(rows):
+        return answer
+    at = torch.from_numpy(rows)
+    vertices, rotation, camera = (part.clone() for part in answer)
+    vertices[at], rotation[at], camera[at] = average_with_mirror(
+        vertices[at], rotation[at], camera[at], answer_for(mirror_crops(crops[rows])), vertex_mirror
+    )
+    return vertices, rotation, camera

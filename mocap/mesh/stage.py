@@ -25,7 +25,7 @@ from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
-from mocap.mesh.mirror import average_with_mirror, mirror_crops
+from mocap.mesh.mirror import Answer, average_doubtful
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
@@ -106,18 +106,14 @@ class MeshEstimator:
         """
         crops = make_crops(tracks)
         tokens = self.predictor.predict(crops)
-        canonical, rotation, camera = self.deterministic_mesh(crops, tokens)  # (N, V, 3), (N, 3, 3), (N, 3)
-        doubtful = np.flatnonzero(tokens.uncertainty > self.policy.mirror_threshold)
-        if len(doubtful):
-            twins = mirror_crops(crops[doubtful])
-            at = torch.from_numpy(doubtful)
-            canonical[at], rotation[at], camera[at] = average_with_mirror(
-                canonical[at],
-                rotation[at],
-                camera[at],
-                self.deterministic_mesh(twins, self.predictor.predict(twins)),
-                self.vertex_mirror,
-            )
+        canonical, rotation, camera = average_doubtful(  # (N, V, 3), (N, 3, 3), (N, 3)
+            crops,
+            tokens.uncertainty,
+            self.policy.mirror_threshold,
+            self.deterministic_mesh(crops, tokens),
+            lambda twins: self.deterministic_mesh(twins, self.predictor.predict(twins)),
+            self.vertex_mirror,
+        )
         # Ids, confidence and uncertainty stay those of MEGA's pass on the crops: what MEGA predicted for them.
         tokens = replace(tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy())
         # (N, V) metres: the prior's estimate from the argmax pass, replaced where samples measure the spread.
@@ -148,9 +144,7 @@ class MeshEstimator:
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)
 
-    def deterministic_mesh(
-        self, crops: Crops, tokens: TokenPredictions
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def deterministic_mesh(self, crops: Crops, tokens: TokenPredictions) -> Answer:
         """MEGA's argmax-pass answer for ``crops`` (refined when the policy says so) -> canonical meshes (N, V, 3),
         centred, Anny axes; rotations canonical -> camera (N, 3, 3); crop cameras (N, 3)."""
         if self.policy.refine_iterations > 0:
