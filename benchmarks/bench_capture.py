@@ -15,8 +15,9 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - frames/s of the run, peak memory, store bytes per person-frame.
 
 Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--mirror-above U]
-[--out FILE.json]`` (default out: ``results/capture.json``, ``capture_live.json``, ``capture_refine.json``,
-``capture_mirror1.json`` ... by mode, refinement and mirror averaging; default: the pipeline's defaults).
+[--[no-]mirror-view] [--out FILE.json]`` (default out: ``results/capture.json``, ``capture_live.json``,
+``capture_refine.json``, ``capture_mirror1.json``, ``capture_nomirrorview.json`` ... by mode, refinement, mirror
+averaging and mirrored view; default: the pipeline's defaults).
 """
 
 from __future__ import annotations
@@ -146,10 +147,18 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
     }
 
 
-def run_clip(clip: Path, mode: str, out_dir: Path, refine: int = 0, mirror_above: float | None = None) -> dict:
+def run_clip(
+    clip: Path,
+    mode: str,
+    out_dir: Path,
+    refine: int = 0,
+    mirror_above: float | None = None,
+    mirror_view: bool | None = None,
+) -> dict:
     store = out_dir / f"{clip.stem}.{mode}.zarr"
     command = [sys.executable, "-m", "mocap.cli", "run", str(clip), "-o", str(store), "--no-progress", "--mode", mode]
     command += ["--refine", str(refine)] + ([] if mirror_above is None else ["--mirror-above", str(mirror_above)])
+    command += [] if mirror_view is None else ["--mirror-view" if mirror_view else "--no-mirror-view"]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -176,24 +185,33 @@ def main() -> None:
     parser.add_argument("--mode", default="offline", choices=("live", "offline", "quality"))
     parser.add_argument("--refine", type=int, default=0, help="mocap run --refine STEPS")
     parser.add_argument("--mirror-above", type=float, help="mocap run --mirror-above U (1 = no mirror averaging)")
-    parser.add_argument("--out", type=Path, help="default: results/capture[_live|_quality][_refine][_mirrorU].json")
+    parser.add_argument(
+        "--mirror-view", action=argparse.BooleanOptionalAction, help="mocap run --[no-]mirror-view (default: its own)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: results/capture[_live|_quality][_refine][_mirrorU][_[no]mirrorview].json",
+    )
     args = parser.parse_args()
     if args.out is None:  # one file per configuration, so that a live run never overwrites the offline figures
         name = "capture" + ("" if args.mode == "offline" else f"_{args.mode}") + ("_refine" if args.refine else "")
         name += "" if args.mirror_above is None else f"_mirror{args.mirror_above:g}"
+        name += "" if args.mirror_view is None else ("_mirrorview" if args.mirror_view else "_nomirrorview")
         args.out = ROOT / "benchmarks" / "results" / f"{name}.json"
     report: dict = {
         "benchmark": __doc__.splitlines()[0],
         "mode": args.mode,
         "refine": args.refine,
         "mirror_above": args.mirror_above,
+        "mirror_view": args.mirror_view,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count()},
         "clips": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            speed = run_clip(clip, args.mode, Path(tmp), args.refine, mirror_above=args.mirror_above)
+            speed = run_clip(clip, args.mode, Path(tmp), args.refine, args.mirror_above, args.mirror_view)
             accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
             report["clips"][clip.name] = {**accuracy, **speed}
             print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)

@@ -51,10 +51,11 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
-from mocap.mesh.mirror import Answer, average_doubtful
+from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.policy import PolicyConfig
+from mocap.mesh.stage import mirror_view_crops
 from mocap.tokenizer.model import MeshVQVAE
-from mocap.types import Crops
+from mocap.types import Crops, MirrorView
 
 KS = (1, 5, 10, 25)
 
@@ -96,9 +97,16 @@ def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) ->
 
 
 @torch.no_grad()
-def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops, threshold: float) -> np.ndarray:
+def mirror_averaged(
+    predictor: MegaPredictor,
+    tokenizer: MeshVQVAE,
+    crops: Crops,
+    threshold: float,
+    seen_mirrored: Crops | None = None,
+) -> np.ndarray:
     """The pipeline's deterministic mesh: expected decode, averaged with the mirror image's answer (mirrored back)
-    for the crops whose cheap uncertainty is above ``threshold`` -> (B, V, 3), camera orientation, not centred."""
+    for the crops the flipped frame measured (``seen_mirrored``) and those whose cheap uncertainty is above
+    ``threshold`` (``mocap.mesh.mirror.average_twins``) -> (B, V, 3), camera orientation, not centred."""
 
     def answer(seen: Crops) -> tuple[Answer, np.ndarray]:
         p = predictor.predict(seen)
@@ -109,7 +117,9 @@ def mirror_averaged(predictor: MegaPredictor, tokenizer: MeshVQVAE, crops: Crops
 
     first, uncertainty = answer(crops)
     mirror = torch.from_numpy(load_vertex_mirror())
-    canonical, rotation, _ = average_doubtful(crops, uncertainty, threshold, first, lambda t: answer(t)[0], mirror)
+    canonical, rotation, _ = average_twins(
+        crops, uncertainty, threshold, first, lambda t: answer(t)[0], mirror, seen_mirrored
+    )
     return rotate(canonical, rotation)
 
 
@@ -182,23 +192,35 @@ def bench_synthetic(model: Mega, tokenizer: MeshVQVAE, crops: int, sampled: int,
 
 
 def detect_clip(clip: Path, cache: Path) -> dict[str, np.ndarray]:
-    """MediaPipe on every frame of ``clip`` (cached npz): frame index, landmarks px, world, box of the best person."""
+    """MediaPipe on every frame of ``clip`` and on its flipped frames (cached npz): frame index, landmarks px, world,
+    box of the best person, and what the flipped frame showed of that person (``mirror_*``, NaN where nobody)."""
     path = cache / f"{clip.stem}.detections.npz"
-    if path.exists():
-        return dict(np.load(path))
+    if path.exists() and "mirror_landmarks_px" in (cached := dict(np.load(path))):
+        return cached
     from mocap.detect.pose import DetectConfig, PoseDetector
     from mocap.io.sources import open_source
 
-    rows: dict[str, list[np.ndarray]] = {"frame_index": [], "landmarks_px": [], "landmarks_world_m": [], "xyxy_px": []}
-    with open_source(clip) as source, PoseDetector(DetectConfig(max_people=1)) as detector:
+    names = (
+        "frame_index",
+        "landmarks_px",
+        "landmarks_world_m",
+        "xyxy_px",
+        "mirror_landmarks_px",
+        "mirror_landmarks_world_m",
+    )
+    rows: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    with open_source(clip) as source, PoseDetector(DetectConfig(max_people=1, mirror_view=True)) as detector:
         for frame in source:
             detections = detector.detect(frame)
             if len(detections):
                 best = int(np.argmax(detections.score))
+                assert detections.mirror is not None
                 rows["frame_index"].append(np.asarray(frame.index, np.int64))
                 rows["landmarks_px"].append(detections.landmarks_px[best])
                 rows["landmarks_world_m"].append(detections.landmarks_world_m[best])
                 rows["xyxy_px"].append(detections.xyxy_px[best])
+                rows["mirror_landmarks_px"].append(detections.mirror.landmarks_px[best])
+                rows["mirror_landmarks_world_m"].append(detections.mirror.landmarks_world_m[best])
     arrays = {name: np.stack(values) for name, values in rows.items()}
     np.savez(path, **arrays)  # type: ignore[arg-type]
     return arrays
@@ -220,6 +242,42 @@ def clip_crops(detections: dict[str, np.ndarray]) -> Crops:
     )
 
 
+def clip_mirror_view(detections: dict[str, np.ndarray]) -> MirrorView:
+    """What the flipped frames showed of the person (NaN rows where nobody), as ``Detections.mirror``."""
+    return MirrorView(detections["mirror_landmarks_px"], detections["mirror_landmarks_world_m"])
+
+
+def mediapipe_mirror_view(detections: dict[str, np.ndarray]) -> np.ndarray:
+    """MediaPipe's world landmarks averaged over the frame and the flipped frame, where the flipped frame had the
+    person: the baseline with the same second measurement MEGA gets."""
+    twin = detections["mirror_landmarks_world_m"]
+    found = np.isfinite(twin).all(axis=(1, 2))[:, None, None]
+    direct = detections["landmarks_world_m"]
+    return np.where(found, (direct + np.where(found, twin, 0.0)) / 2, direct)
+
+
+def validation_clips(cache: Path, count: int) -> list[Path]:
+    """The first ``count`` clips of ``mocap data renders --split validation`` (seeds 0.., 2 s), rendered into
+    ``cache`` with their ground truth when missing: the validation subjects' videos, for choosing models."""
+    from mocap.synth.clip import SynthConfig, Synthesizer
+    from mocap.synth.motions import random_performances
+
+    clips, synthesizer = [], None
+    for seed in range(count):
+        video = cache / f"validation_{seed:05d}.mp4"
+        if not video.exists():
+            config = SynthConfig(seconds=2.0, seed=seed)
+            synthesizer = synthesizer or Synthesizer(config)
+            synthesizer.config = config
+            partial = cache / "validation.partial.mp4"
+            synthesizer.synthesize(
+                random_performances(config, "validation"), partial, video.with_suffix(".gt.zarr"), overwrite=True
+            )
+            partial.rename(video)
+        clips.append(video)
+    return clips
+
+
 @torch.no_grad()
 def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache: Path) -> tuple[dict, Crops]:
     from mocap.body.anny_body import AnnyBody
@@ -229,6 +287,7 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
     threshold = PolicyConfig().mirror_threshold
     all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
+    viewed, baseline_viewed = [], []
     for clip in clips:
         detections = detect_clip(clip, cache)
         truth_store = open_store(clip.with_suffix(".gt.zarr"))
@@ -246,6 +305,9 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         expected.append(errors_mm(rotate(soft, rotation), truth_cam))
         mirrored.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, threshold), truth_cam))
         mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
+        seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
+        viewed.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored), truth_cam))
+        baseline_viewed.append(joint_errors_mm(mediapipe_mirror_view(detections), truth_lm))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])
@@ -262,7 +324,10 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "mega_expected": summary(expected[-1]),
             "mega_expected_mirror": summary(mirrored[-1]),
             "mega_expected_mirror_all": summary(mirrored_all[-1]),
+            "mega_mirror_view": summary(viewed[-1]),
             "mediapipe": summary(mp),
+            "mediapipe_mirror_view": summary(baseline_viewed[-1]),
+            "mirror_view_found": float(np.isfinite(detections["mirror_landmarks_px"]).all(axis=(1, 2)).mean()),
         }
 
     def joined(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -281,7 +346,9 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             mega_expected=summary(joined([expected[i] for i in rows])),
             mega_expected_mirror=summary(joined([mirrored[i] for i in rows])),
             mega_expected_mirror_all=summary(joined([mirrored_all[i] for i in rows])),
+            mega_mirror_view=summary(joined([viewed[i] for i in rows])),
             mediapipe=summary(joined([baseline[i] for i in rows])),
+            mediapipe_mirror_view=summary(joined([baseline_viewed[i] for i in rows])),
         )
     return {
         "frames": int(sum(len(c) for c in all_crops)),
@@ -290,8 +357,12 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         "mirror_threshold": threshold,
         "mega_expected_mirror": (mirror_default := summary(joined(mirrored))),
         "mega_expected_mirror_all": summary(joined(mirrored_all)),
+        "mega_mirror_view": (view_all := summary(joined(viewed))),
         "mediapipe_world": mp_all,
+        "mediapipe_world_mirror_view": (mp_view_all := summary(joined(baseline_viewed))),
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view": round(view_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view_both": round(view_all["mpjpe"] / mp_view_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_default["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
@@ -384,6 +455,14 @@ def main() -> None:
     parser.add_argument(
         "--renders", type=Path, help="a `mocap data renders --split validation` folder: MEGA vs MediaPipe on it"
     )
+    parser.add_argument(
+        "--validation-clips",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also the mediapipe section on the first N validation clips of `mocap data renders --split validation`, "
+        "rendered as videos into --cache (30 = the --renders set; for choosing between pipelines)",
+    )
     parser.add_argument("--skip-synthetic", action="store_true", help="only the --renders / --clips sections")
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench_mega"), help="MediaPipe detections")
     parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
@@ -412,6 +491,10 @@ def main() -> None:
         for name, threshold in thresholds.items():
             result["rendered_validation"][name] = rendered_mirror_errors_mm(model, tokenizer, validation, threshold)
         result["policy_calibration"] = bench_policy_calibration(model, tokenizer, validation)
+    if args.validation_clips:
+        clips = validation_clips(args.cache, args.validation_clips)
+        result["mediapipe_validation"], _ = bench_mediapipe(model, tokenizer, clips, args.cache)
+        result["mediapipe_validation"].pop("clips")
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)
         result["speed"] = bench_speed(model, tokenizer, crops)

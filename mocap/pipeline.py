@@ -93,7 +93,8 @@ class Pipeline:
         written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
         fields: dict[str, np.ndarray] = {}
         if self.mesh is not None and len(written):
-            estimate = self.mesh.estimate(written, self.intrinsics(frame), started_s=started)
+            mirror = None if detections.mirror is None else detections.mirror[written.detection_index]
+            estimate = self.mesh.estimate(written, self.intrinsics(frame), started_s=started, mirror=mirror)
             fields = estimate.track_fields()
             meshes = estimate.meshes
             smoothed = self.smoother.update(

@@ -44,7 +44,8 @@ class _Rows:
         rows = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            rows[f.name] = value[index] if isinstance(value, np.ndarray) and f.metadata.get("rows", True) else value
+            indexed = isinstance(value, (np.ndarray, _Rows)) and f.metadata.get("rows", True)
+            rows[f.name] = value[index] if indexed else value
         return type(self)(**rows)
 
     def __eq__(self, other: object) -> bool:
@@ -91,6 +92,33 @@ class Frame:
 
 
 @dataclass(eq=False)
+class MirrorView(_Rows):
+    """The same people as the detector saw them in the left-right mirrored frame, mapped back into the frame.
+
+    A second, genuinely different measurement of each person (the detector is not mirror-symmetric); rows are
+    NaN where the mirrored frame had nobody matching that person (``mocap.detect.mirror``).
+
+    Attributes:
+        landmarks_px: (N, 33, 3) float32 x_px, y_px (the frame's pixels), visibility; left and right relabelled
+            back, so row i describes the same landmarks as the direct detection's row i.
+        landmarks_world_m: (N, 33, 3) float32 MediaPipe world landmarks (x negated back), metres, hip-centred.
+    """
+
+    landmarks_px: npt.NDArray[np.float32]
+    landmarks_world_m: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.landmarks_px)
+        check_shape("MirrorView.landmarks_px", self.landmarks_px, (None, NUM_LANDMARKS, 3))
+        check_shape("MirrorView.landmarks_world_m", self.landmarks_world_m, (n, NUM_LANDMARKS, 3))
+
+    @property
+    def found(self) -> npt.NDArray[np.bool_]:
+        """(N,) whether the mirrored frame had this person."""
+        return np.asarray(np.isfinite(self.landmarks_px).all(axis=(1, 2)), bool)
+
+
+@dataclass(eq=False)
 class Detections(_Rows):
     """People found in one frame.
 
@@ -99,12 +127,15 @@ class Detections(_Rows):
         score: (N,) float32 detection confidence in [0, 1].
         landmarks_px: (N, 33, 3) float32: x_px, y_px, visibility in [0, 1].
         landmarks_world_m: (N, 33, 3) float32 MediaPipe world landmarks, metres, hip-centred.
+        mirror: the same N people seen in the mirrored frame, when the detector looked there too
+            (``DetectConfig.mirror_view``), else None.
     """
 
     xyxy_px: npt.NDArray[np.float32]
     score: npt.NDArray[np.float32]
     landmarks_px: npt.NDArray[np.float32]
     landmarks_world_m: npt.NDArray[np.float32]
+    mirror: MirrorView | None = None
 
     def __post_init__(self) -> None:
         n = len(self.xyxy_px)
@@ -112,6 +143,8 @@ class Detections(_Rows):
         check_shape("Detections.score", self.score, (n,))
         check_shape("Detections.landmarks_px", self.landmarks_px, (n, NUM_LANDMARKS, 3))
         check_shape("Detections.landmarks_world_m", self.landmarks_world_m, (n, NUM_LANDMARKS, 3))
+        if self.mirror is not None and len(self.mirror) != n:
+            raise ValueError(f"Detections.mirror must have {n} rows (one per detection), but got {len(self.mirror)}")
 
     @classmethod
     def empty(cls) -> Detections:

@@ -224,11 +224,13 @@ def test_mirror_averaging_changes_only_the_doubtful_crops(mesh_run: Path, tmp_pa
     def first_track(store: Any) -> Any:
         return store.track(store.track_ids[0])
 
-    every = first_track(open_store(short_walk_run(tmp_path / "every.zarr", "--mirror-above", "0", frames=8)))
-    never = first_track(open_store(short_walk_run(tmp_path / "never.zarr", "--mirror-above", "1", frames=8)))
+    def run(name: str, threshold: float) -> Path:  # the crops' own mirror images only: no mirrored view
+        return short_walk_run(tmp_path / name, "--no-mirror-view", "--mirror-above", str(threshold), frames=8)
+
+    every, never = first_track(open_store(run("every.zarr", 0))), first_track(open_store(run("never.zarr", 1)))
     # A threshold between the frames' uncertainties (walk.mp4 is easy: all below the default 0.4).
     threshold = float(np.median(never["uncertainty"]))
-    some = open_store(short_walk_run(tmp_path / "some.zarr", "--mirror-above", str(threshold), frames=8))
+    some = open_store(run("some.zarr", threshold))
     assert some.attrs["config"]["policy"]["mirror_threshold"] == threshold
     assert open_store(mesh_run).attrs["config"]["policy"]["mirror_threshold"] == PolicyConfig().mirror_threshold
     np.testing.assert_array_equal(every["tokens"], never["tokens"])  # the crop's own argmax tokens ...
@@ -240,6 +242,25 @@ def test_mirror_averaging_changes_only_the_doubtful_crops(mesh_run: Path, tmp_pa
     expected = np.where(doubtful[:, None, None], averaged, single)  # exactly the doubtful crops are averaged
     miss = np.abs(first_track(some)["vertices_cam_m"].astype(np.float32) - expected).mean(axis=(1, 2))
     assert np.all(miss < 0.1 * gap), (miss, gap)
+
+
+def test_mirror_view_measures_every_person_twice_offline(mesh_run: Path, tmp_path: Path) -> None:
+    """On by default offline: every crop's mesh is averaged with MEGA's answer for the flipped frame; the direct
+    detections, tracks and tokens are those of a run without it. Off by default live."""
+    viewed = open_store(mesh_run)
+    single = open_store(short_walk_run(tmp_path / "single.zarr", "--no-mirror-view", frames=12))
+    assert viewed.attrs["config"]["detect"]["mirror_view"] is True
+    assert single.attrs["config"]["detect"]["mirror_view"] is False
+    a, b = viewed.track(viewed.track_ids[0]), single.track(single.track_ids[0])
+    np.testing.assert_array_equal(a.frame_index, b.frame_index)
+    np.testing.assert_array_equal(a["landmarks_px"], b["landmarks_px"])  # the same direct measurement ...
+    np.testing.assert_array_equal(a["tokens"], b["tokens"])
+    gap = np.abs(a["vertices_cam_m"].astype(np.float32) - b["vertices_cam_m"].astype(np.float32)).mean(axis=(1, 2))
+    assert np.all((gap > 0.002) & (gap < 0.2)), gap  # ... and every mesh moved, millimetres to centimetres
+    live = open_store(short_walk_run(tmp_path / "live.zarr", "--mode", "live", frames=3))
+    assert live.attrs["config"]["detect"]["mirror_view"] is False
+    forced = open_store(short_walk_run(tmp_path / "forced.zarr", "--mode", "live", "--mirror-view", frames=3))
+    assert forced.attrs["config"]["detect"]["mirror_view"] is True
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:

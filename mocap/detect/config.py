@@ -20,6 +20,9 @@ class DetectConfig:
         max_box_iou: two detections whose boxes overlap more than this (IoU) are one person
             found twice (MediaPipe's VIDEO mode does this now and then); the lower-scoring
             one is dropped. 1.0 keeps every detection.
+        mirror_view: also run the detector on the left-right flipped frame and attach what it finds, mapped
+            back, as ``Detections.mirror`` (:mod:`mocap.detect.mirror`): a second measurement of every person for
+            the mesh stage, for a second detector pass per frame (run beside the first, in a thread).
     """
 
     max_people: int = 4
@@ -28,6 +31,7 @@ class DetectConfig:
     min_tracking_confidence: float = 0.5
     box_margin: float = 0.1
     max_box_iou: float = 0.7
+    mirror_view: bool = False
 
     def __post_init__(self) -> None:
         if self.max_people < 1:

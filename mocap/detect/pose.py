@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mocap.detect.config import DetectConfig
+from mocap.detect.mirror import flip_frame, unflip, with_mirror_view
 from mocap.detect.task_bundle import pose_landmarker_bundle
 from mocap.track.matching import box_iou
 from mocap.types import NUM_LANDMARKS, Detections, Frame
@@ -152,12 +154,20 @@ class PoseDetector:
     """
 
     def __init__(self, config: DetectConfig | None = None, *, bundle_path: Path | None = None) -> None:
+        self.config = config if config is not None else DetectConfig()
+        self._path = bundle_path if bundle_path is not None else pose_landmarker_bundle()
+        self._landmarker: Any = self._create_landmarker()
+        self._timestamp_ms = _Timestamps()
+        # The mirrored view has a landmarker of its own: VIDEO mode tracks each stream's people between frames.
+        self._mirror: Any = self._create_landmarker() if self.config.mirror_view else None
+        self._mirror_timestamp_ms = _Timestamps()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mocap-mirror") if self.config.mirror_view else None
+
+    def _create_landmarker(self) -> Any:
         from mediapipe.tasks.python import BaseOptions, vision
 
-        self.config = config if config is not None else DetectConfig()
-        path = bundle_path if bundle_path is not None else pose_landmarker_bundle()
         options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
+            base_options=BaseOptions(model_asset_path=str(self._path)),
             running_mode=vision.RunningMode.VIDEO,
             num_poses=self.config.max_people,
             min_pose_detection_confidence=self.config.min_detection_confidence,
@@ -165,17 +175,25 @@ class PoseDetector:
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
         with quiet_native_stderr():
-            self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
-        self._timestamp_ms = _Timestamps()
+            return vision.PoseLandmarker.create_from_options(options)
 
     def detect(self, frame: Frame) -> Detections:
-        """People in ``frame``: boxes, scores, image landmarks (px) and world landmarks (m)."""
-        import mediapipe as mp
-
+        """People in ``frame``: boxes, scores, image landmarks (px) and world landmarks (m); with
+        ``mirror_view``, also what the flipped frame shows of each of them (``Detections.mirror``)."""
         if self._landmarker is None:
             raise RuntimeError("PoseDetector.detect called after close()")
+        if self._pool is None:
+            return self._run(self._landmarker, self._timestamp_ms, frame)
+        # MediaPipe releases the GIL: on two cores the flipped frame costs little wall time beside the direct one.
+        flipped = self._pool.submit(self._run, self._mirror, self._mirror_timestamp_ms, flip_frame(frame))
+        direct = self._run(self._landmarker, self._timestamp_ms, frame)
+        return with_mirror_view(direct, unflip(flipped.result(), frame.size_wh[0]))
+
+    def _run(self, landmarker: Any, timestamp_ms: _Timestamps, frame: Frame) -> Detections:
+        import mediapipe as mp
+
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame.image_rgb))
-        result = self._landmarker.detect_for_video(image, self._timestamp_ms(frame.time_s))
+        result = landmarker.detect_for_video(image, timestamp_ms(frame.time_s))
         if not result.pose_landmarks:
             return Detections.empty()
         return self._to_detections(result, frame.size_wh)
@@ -202,9 +220,13 @@ class PoseDetector:
 
     def close(self) -> None:
         """Release MediaPipe's graph; the detector cannot be used afterwards."""
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for landmarker in (self._landmarker, self._mirror):
+            if landmarker is not None:
+                landmarker.close()
+        self._landmarker = self._mirror = None
 
     def __enter__(self) -> PoseDetector:
         return self

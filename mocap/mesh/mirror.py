@@ -1,11 +1,17 @@
-"""Mirror test-time augmentation: MEGA on each crop and on its left-right mirror image, the two answers averaged.
+"""Mirror averaging: MEGA's answer for each crop averaged with its answer for the crop's mirror image.
 
-A person seen in a mirror is another plausible person, so MEGA's answer for the mirrored crop, mirrored back, is
-a second estimate of the same body; on doubtful crops their mean is closer to the truth than either (an ensemble
-of two, for one more argmax pass and decode). On confident ones MEGA's own answer is better: it has learnt to
-correct the detector's habits, which a mirrored input turns the other way. The mesh stage therefore averages only
-crops whose cheap uncertainty is above ``PolicyConfig.mirror_threshold``. Measured with version 4
-(models/mega_anny/MODEL_CARD.md, "Mirror averaging").
+A person seen in a mirror is another plausible person, so MEGA's answer for the mirror image, mirrored back, is
+a second estimate of the same body, and the mean of the two is closer to the truth than either (an ensemble of
+two, for one more argmax pass and decode). The mirror image comes from one of two places:
+
+- the flipped frame itself, when the detector looked there too (``mocap run --mirror-view``,
+  :mod:`mocap.detect.mirror`): MediaPipe measures the mirrored person anew, with errors of its own, so the twin
+  is a genuinely second measurement and the average helps every crop;
+- else the crop's own landmarks, mirrored: no new measurement, and on confident crops MEGA's own answer is better
+  (it has learnt to correct the detector's habits, which a mirrored input turns the other way), so only crops whose
+  cheap uncertainty is above ``PolicyConfig.mirror_threshold`` are averaged.
+
+Measured with version 4 (models/mega_anny/MODEL_CARD.md, "Mirror averaging" and "Mirrored view").
 
 Frames (``mocap.mega.geometry``): mirroring the image about the crop's vertical centre line is x -> -x in crop
 coordinates and in the camera frame (M = diag(-1, 1, 1)); MediaPipe's world landmarks share the camera's axes, so
@@ -15,8 +21,8 @@ appears mirrored as M R v = (M R M)(M v): the mirrored body M v (vertices relabe
 (s, -tx, ty). Every map here is its own inverse.
 
 Example:
-    >>> vertices, rotation, camera = average_doubtful(  # doctest: +SKIP
-    ...     crops, uncertainty, 0.4, answer, answer_for, load_vertex_mirror()
+    >>> vertices, rotation, camera = average_twins(  # doctest: +SKIP
+    ...     crops, uncertainty, 0.4, answer, answer_for, load_vertex_mirror(), seen_mirrored
     ... )
 """
 
@@ -104,22 +110,45 @@ def average_with_mirror(
     )
 
 
-def average_doubtful(
+def average_twins(
     crops: Crops,
     uncertainty: npt.NDArray[np.floating],
     threshold: float,
     answer: Answer,
     answer_for: Callable[[Crops], Answer],
     vertex_mirror: torch.Tensor,
+    seen_mirrored: Crops | None = None,
 ) -> Answer:
-    """The mesh stage's rule: ``answer`` for the N ``crops``, with the rows whose cheap uncertainty (N,) is above
-    ``threshold`` averaged with ``answer_for`` their mirror images. ``answer`` itself is left unchanged."""
-    rows = np.flatnonzero(np.asarray(uncertainty) > threshold)
+    """The mesh stage's rule: ``answer`` for the N ``crops``, with some rows averaged with a twin answer.
+
+    - Rows that the mirrored frame measured (finite rows of ``seen_mirrored``: the same crops with the landmarks the
+      detector found in the flipped frame, mapped back, ``mocap.detect.mirror``): averaged with ``answer_for`` the
+      mirror images of those landmarks, i.e. MEGA's answer for the flipped frame itself, mirrored back. A second
+      measurement helps every crop, confident or not.
+    - Other rows whose cheap uncertainty (N,) is above ``threshold``: averaged with ``answer_for`` the mirror images
+      of their own landmarks.
+
+    ``answer`` itself is left unchanged; the twins go through ``answer_for`` in one batch.
+    """
+    measured: npt.NDArray[np.bool_] = np.zeros(len(crops), bool)
+    if seen_mirrored is not None:
+        measured = np.asarray(np.isfinite(seen_mirrored.landmarks_crop).all(axis=(1, 2)), bool)
+    rows = np.flatnonzero(measured | (np.asarray(uncertainty) > threshold))
     if not len(rows):
         return answer
+    seen = crops[rows]
+    if seen_mirrored is not None and measured[rows].any():
+        own = ~measured[rows]
+        seen = dataclasses.replace(
+            seen,
+            landmarks_crop=np.where(own[:, None, None], seen.landmarks_crop, seen_mirrored.landmarks_crop[rows]),
+            landmarks_world_m=np.where(
+                own[:, None, None], seen.landmarks_world_m, seen_mirrored.landmarks_world_m[rows]
+            ),
+        )
     at = torch.from_numpy(rows)
     vertices, rotation, camera = (part.clone() for part in answer)
     vertices[at], rotation[at], camera[at] = average_with_mirror(
-        vertices[at], rotation[at], camera[at], answer_for(mirror_crops(crops[rows])), vertex_mirror
+        vertices[at], rotation[at], camera[at], answer_for(mirror_crops(seen)), vertex_mirror
     )
     return vertices, rotation, camera

@@ -1,9 +1,10 @@
 """The mesh stage of ``mocap run``: tracked people -> posed Anny meshes in the camera frame.
 
 Per frame and batched across people: square crops from the landmarks, MEGA's argmax pass, a second
-pass on the mirror images of the doubtful crops, K stochastic samples where the policy says so,
+pass on the mirror images (of the flipped frame's landmarks where the detector looked there, else of the
+doubtful crops' own), K stochastic samples where the policy says so,
 tokenizer decode (after an optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`),
-the doubtful crops' answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
+those answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
 placement in the camera frame (rotation from the 6D head about the vertex centroid, translation from
 the weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from the mesh.
 The online smoother then filters every track (see :mod:`mocap.smooth.online`).
@@ -25,11 +26,11 @@ from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
-from mocap.mesh.mirror import Answer, average_doubtful
+from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
-from mocap.types import Crops, Meshes, TokenPredictions, Tracks
+from mocap.types import Crops, Meshes, MirrorView, TokenPredictions, Tracks
 
 
 @dataclass
@@ -66,6 +67,14 @@ def make_crops(tracks: Tracks) -> Crops:
     return Crops(tracks.track_id, center, size, landmarks_crop, tracks.landmarks_world_m.astype(np.float32))
 
 
+def mirror_view_crops(crops: Crops, view: MirrorView) -> Crops:
+    """The same crops (centres, sizes) holding the landmarks the mirrored frame measured; NaN rows where it had
+    nobody."""
+    xy = to_crop(view.landmarks_px[..., :2], crops.center_px, crops.size_px)
+    landmarks_crop = np.concatenate([xy, view.landmarks_px[..., 2:]], axis=-1).astype(np.float32)
+    return replace(crops, landmarks_crop=landmarks_crop, landmarks_world_m=view.landmarks_world_m.astype(np.float32))
+
+
 class MeshEstimator:
     """One verb: ``estimate(tracks, intrinsics)``. Models are loaded once, in eval mode."""
 
@@ -97,22 +106,28 @@ class MeshEstimator:
 
     @torch.no_grad()
     def estimate(
-        self, tracks: Tracks, intrinsics: npt.NDArray[np.float64], started_s: float | None = None
+        self,
+        tracks: Tracks,
+        intrinsics: npt.NDArray[np.float64],
+        started_s: float | None = None,
+        mirror: MirrorView | None = None,
     ) -> MeshEstimate:
         """Meshes for ``tracks`` (N rows with landmarks), camera ``intrinsics`` (3, 3) pixels.
 
         ``started_s`` (a ``time.perf_counter()`` value) is when the frame started: live mode
-        samples only what fits in the rest of the frame's budget.
+        samples only what fits in the rest of the frame's budget. ``mirror`` (N rows) is what the detector
+        saw of the same people in the flipped frame (``Detections.mirror``), when it looked there.
         """
         crops = make_crops(tracks)
         tokens = self.predictor.predict(crops)
-        canonical, rotation, camera = average_doubtful(  # (N, V, 3), (N, 3, 3), (N, 3)
+        canonical, rotation, camera = average_twins(  # (N, V, 3), (N, 3, 3), (N, 3)
             crops,
             tokens.uncertainty,
             self.policy.mirror_threshold,
             self.deterministic_mesh(crops, tokens),
             lambda twins: self.deterministic_mesh(twins, self.predictor.predict(twins)),
             self.vertex_mirror,
+            None if mirror is None else mirror_view_crops(crops, mirror),
         )
         # Ids, confidence and uncertainty stay those of MEGA's pass on the crops: what MEGA predicted for them.
         tokens = replace(tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy())
