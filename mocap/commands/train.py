@@ -124,6 +124,13 @@ def _add_mega(models: argparse._SubParsersAction) -> None:
         "--render-fraction", type=float, default=0.5, help="share of each batch drawn from --renders (default 0.5)"
     )
     p.add_argument(
+        "--mirror-fraction",
+        type=float,
+        default=0.0,
+        help="share of the --renders examples seen in a mirror (landmarks flipped left-right, the mirrored body's "
+        "tokens; default 0; needs shards with ids_mirror)",
+    )
+    p.add_argument(
         "--tumble",
         type=float,
         default=0.0,
@@ -162,6 +169,7 @@ def _run_mega(args: argparse.Namespace) -> int:
         reproject_decoded=args.reproject_decoded,
         renders=args.renders,
         render_fraction=args.render_fraction,
+        mirror_fraction=args.mirror_fraction,
         tumble_fraction=args.tumble,
         stop_at=args.stop_at,
         resume=args.resume,

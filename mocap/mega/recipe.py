@@ -68,6 +68,7 @@ class MegaRecipe:
     reproject_decoded: bool = False  # reprojection on the decoded argmax mesh (reference) vs the GT mesh
     renders: Path | None = None  # stage 2: a `mocap data renders` folder of MediaPipe-measured examples ...
     render_fraction: float = 0.5  # ... making up this share of every batch
+    mirror_fraction: float = 0.0  # ... of which this share is seen in a mirror (``RenderedExamples.mirrored``)
     tumble_fraction: float = 0.0  # synthetic crops turned by a uniform random rotation (LandmarkSynthesis)
     stop_at: int | None = None  # stop (checkpointed) at this step, before the schedule's end
     resume: bool = False
@@ -103,7 +104,7 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
     if recipe.renders is not None:
         examples = RenderedExamples.load_folder(recipe.renders)
         examples = replace(examples, cond=examples.cond[..., : config.cond_dim])  # 3 = without world landmarks
-        source = RenderedSource(source, examples, recipe.render_fraction, recipe.train.seed)
+        source = RenderedSource(source, examples, recipe.render_fraction, recipe.train.seed, recipe.mirror_fraction)
     torch.manual_seed(recipe.train.seed)
     model = Mega(config)
     if recipe.init is not None and not last.exists():
@@ -139,6 +140,7 @@ def train_mega(recipe: MegaRecipe) -> dict[str, Any]:
         "init": None if recipe.init is None else str(recipe.init),
         "renders": None if recipe.renders is None else str(recipe.renders),
         "render_fraction": recipe.render_fraction if recipe.renders is not None else 0.0,
+        "mirror_fraction": recipe.mirror_fraction if recipe.renders is not None else 0.0,
         "tumble_fraction": recipe.tumble_fraction,
     }
     (recipe.out / "metrics.json").write_text(json.dumps(metrics, indent=2))

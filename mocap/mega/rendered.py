@@ -26,8 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+from mocap.body.symmetry import LANDMARK_MIRROR, load_vertex_mirror
 from mocap.errors import ConfigError
 from mocap.mega.train import BatchSource, TrainingBatch
+from mocap.mesh.mirror import mirror_rotation, mirror_vertices
 from mocap.motion.splits import Split
 from mocap.types import Crops
 
@@ -45,6 +48,8 @@ class RenderedExamples:
     rotation_6d: (M, 6) GT rotation canonical -> camera.
     keypoints_canonical_m: (M, 33, 3) GT landmarks of the canonical mesh.
     keypoints_crop: (M, 33, 3) GT landmarks projected into the same crop, and 1 (confidence).
+    ids_mirror: optional (M, N) int64 GT tokens of the mirrored canonical mesh (:meth:`mirrored`); shards built
+        before session 8 lack it.
     """
 
     cond: np.ndarray
@@ -52,26 +57,48 @@ class RenderedExamples:
     rotation_6d: np.ndarray
     keypoints_canonical_m: np.ndarray
     keypoints_crop: np.ndarray
+    ids_mirror: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def save(self, path: Path) -> None:
         partial = path.with_name(path.stem + ".partial.npz")
-        np.savez(partial, **{f.name: getattr(self, f.name) for f in fields(self)})  # type: ignore[arg-type]
+        arrays = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        np.savez(partial, **arrays)  # type: ignore[arg-type]
         partial.replace(path)
 
     @classmethod
     def load_folder(cls, folder: Path) -> RenderedExamples:
-        """Every ``clip_*.npz`` shard in ``folder``, concatenated."""
+        """Every ``clip_*.npz`` shard in ``folder``, concatenated (``ids_mirror`` only when every shard has it)."""
         shards = sorted(Path(folder).glob("clip_*[0-9].npz"))
         if not shards:
             raise ConfigError(f"no rendered examples in {folder}; build them with `mocap data renders --out {folder}`")
         parts = [np.load(shard) for shard in shards]
-        return cls(**{f.name: np.concatenate([p[f.name] for p in parts]) for f in fields(cls)})
+        names = [f.name for f in fields(cls) if all(f.name in p.files for p in parts)]
+        return cls(**{name: np.concatenate([p[name] for p in parts]) for name in names})
 
     def batch(self, rows: np.ndarray) -> TrainingBatch:
-        return TrainingBatch(**{f.name: torch.from_numpy(getattr(self, f.name)[rows]) for f in fields(self)})
+        return TrainingBatch(**{f.name: torch.from_numpy(getattr(self, f.name)[rows]) for f in fields(TrainingBatch)})
+
+    def mirrored(self, rows: np.ndarray) -> TrainingBatch:
+        """The examples of ``rows`` seen in a mirror: landmarks flipped left-right and relabelled (crop and world
+        x -> -x), the mirrored body's tokens, rotation M R M, keypoints mirrored likewise. A second, exactly labelled
+        example per render for the detector's habits seen the other way round (``mocap.mesh.mirror`` frames)."""
+        if self.ids_mirror is None:
+            raise ConfigError(
+                "these rendered examples have no mirrored tokens (ids_mirror): rebuild them with `mocap data renders` "
+                "or train without --mirror-fraction"
+            )
+        flip = np.array([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0], np.float32)  # crop x, y, visibility, world x, y, z
+        rotation = rotation_6d_to_matrix(torch.from_numpy(self.rotation_6d[rows]))
+        return TrainingBatch(
+            ids=torch.from_numpy(self.ids_mirror[rows]),
+            cond=torch.from_numpy(self.cond[rows][:, LANDMARK_MIRROR] * flip),
+            rotation_6d=matrix_to_rotation_6d(mirror_rotation(rotation)),
+            keypoints_canonical_m=torch.from_numpy(self.keypoints_canonical_m[rows][:, LANDMARK_MIRROR] * flip[:3]),
+            keypoints_crop=torch.from_numpy(self.keypoints_crop[rows][:, LANDMARK_MIRROR] * flip[:3]),
+        )
 
     def crops(self, rows: np.ndarray) -> Crops:
         """The examples of ``rows`` as the mesh stage's ``Crops`` (landmarks already in crop coordinates; the
@@ -123,6 +150,7 @@ def clip_examples(
     )  # (F, V, 3)
     with torch.no_grad():
         ids = tokenize(canonical)
+        ids_mirror = tokenize(mirror_vertices(canonical, torch.from_numpy(load_vertex_mirror())))
         keypoints = regress_landmarks(canonical)  # (F, 33, 3) canonical frame
     # Landmarks are affine in the vertices, so the camera-frame landmarks are a rigid motion of the canonical ones.
     rotation = kabsch_rotations(keypoints, torch.from_numpy(track["landmarks_cam_m"][rows]).float())
@@ -136,6 +164,7 @@ def clip_examples(
         rotation_6d=matrix_to_rotation_6d(rotation).numpy().astype(np.float32),
         keypoints_canonical_m=keypoints.numpy().astype(np.float32),
         keypoints_crop=np.concatenate([truth_crop, np.ones_like(truth_crop[..., :1])], -1).astype(np.float32),
+        ids_mirror=ids_mirror.numpy().astype(np.int64),
     )
 
 
@@ -186,18 +215,36 @@ class RenderedSource:
     """A ``BatchSource`` whose batches take ``round(fraction * B)`` rows from rendered examples, the rest from
     ``synthetic`` (a source of B-row batches); rows drawn per step from ``(seed, step)``, so resuming is exact."""
 
-    def __init__(self, synthetic: BatchSource, examples: RenderedExamples, fraction: float, seed: int = 0) -> None:
+    def __init__(
+        self,
+        synthetic: BatchSource,
+        examples: RenderedExamples,
+        fraction: float,
+        seed: int = 0,
+        mirror_fraction: float = 0.0,
+    ) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise ConfigError(f"the rendered fraction must be in [0, 1], but got {fraction}")
+        if not 0.0 <= mirror_fraction <= 1.0:
+            raise ConfigError(f"the mirrored fraction must be in [0, 1], but got {mirror_fraction}")
+        if mirror_fraction > 0 and examples.ids_mirror is None:
+            examples.mirrored(np.zeros(0, np.int64))  # raises, naming the fix
         self.synthetic, self.examples, self.fraction, self.seed = synthetic, examples, fraction, seed
+        self.mirror_fraction = mirror_fraction
 
     def __call__(self, step: int) -> TrainingBatch:
         batch = self.synthetic(step)
         count = int(round(self.fraction * len(batch.ids)))
         if count == 0:
             return batch
-        rows = np.random.default_rng([self.seed, step, 7]).integers(0, len(self.examples), count)
-        rendered = self.examples.batch(rows)
+        rng = np.random.default_rng([self.seed, step, 7])
+        rows = rng.integers(0, len(self.examples), count)
+        mirrored = int(round(self.mirror_fraction * count))  # the last rows are seen in a mirror
+        rendered = self.examples.batch(rows[: count - mirrored])
+        if mirrored:
+            twins = self.examples.mirrored(rows[count - mirrored :])
+            names = [f.name for f in fields(TrainingBatch)]
+            rendered = TrainingBatch(**{n: torch.cat([getattr(rendered, n), getattr(twins, n)]) for n in names})
         keep = len(batch.ids) - count
 
         def joined(name: str) -> torch.Tensor:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from mocap.body.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
+from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d, rotation_6d_to_matrix
+from mocap.body.symmetry import LANDMARK_MIRROR
 from mocap.errors import ConfigError
 from mocap.mega.geometry import weak_perspective_project
 from mocap.mega.rendered import RenderedExamples, RenderedSource, clip_examples, kabsch_rotations
@@ -68,6 +69,53 @@ def test_rendered_source_mixes_a_fixed_share_reproducibly() -> None:
         RenderedSource(synthetic_source, pool, 1.5)
 
 
+def posed_examples(count: int) -> RenderedExamples:
+    """Examples whose targets agree with each other: random keypoints turned by random rotations, their crop points
+    the turned keypoints' x, y; mirrored tokens distinct from the tokens."""
+    generator = torch.Generator().manual_seed(count)
+    keypoints = torch.randn(count, 33, 3, generator=generator) * 0.3
+    rotation = axis_angle_to_matrix(torch.randn(count, 3, generator=generator))
+    turned = keypoints @ rotation.transpose(1, 2)
+    cond = torch.cat([turned[..., :2], torch.rand(count, 33, 1, generator=generator), turned], -1)
+    return RenderedExamples(
+        cond=cond.numpy(),
+        ids=np.arange(count * 54).reshape(count, 54),
+        rotation_6d=matrix_to_rotation_6d(rotation).numpy(),
+        keypoints_canonical_m=keypoints.numpy(),
+        keypoints_crop=torch.cat([turned[..., :2], torch.ones(count, 33, 1)], -1).numpy(),
+        ids_mirror=-np.arange(count * 54).reshape(count, 54),
+    )
+
+
+def test_mirrored_examples_are_the_mirror_image_of_the_examples() -> None:
+    pool = posed_examples(6)
+    rows = np.array([4, 1])
+    seen, twin = pool.batch(rows), pool.mirrored(rows)
+    np.testing.assert_array_equal(twin.ids.numpy(), pool.ids_mirror[rows])  # type: ignore[index]
+    # The mirrored body turned by the mirrored rotation is the mirror image of the turned body (x -> -x, relabelled).
+    flip = torch.tensor([-1.0, 1.0, 1.0])
+    turned = seen.keypoints_canonical_m @ rotation_6d_to_matrix(seen.rotation_6d).transpose(1, 2)
+    twin_turned = twin.keypoints_canonical_m @ rotation_6d_to_matrix(twin.rotation_6d).transpose(1, 2)
+    torch.testing.assert_close(twin_turned, turned[:, LANDMARK_MIRROR] * flip, atol=1e-5, rtol=0)
+    torch.testing.assert_close(twin.keypoints_crop[..., :2], twin_turned[..., :2], atol=1e-5, rtol=0)
+    torch.testing.assert_close(twin.cond[..., 3:], twin_turned, atol=1e-5, rtol=0)  # world landmarks mirror too
+    torch.testing.assert_close(twin.cond[..., 2], seen.cond[:, LANDMARK_MIRROR, 2])  # visibility moves with labels
+    assert torch.allclose(torch.linalg.det(rotation_6d_to_matrix(twin.rotation_6d)), torch.ones(2), atol=1e-5)
+
+
+def test_rendered_source_mirrors_a_fixed_share_and_needs_mirrored_tokens() -> None:
+    pool = posed_examples(10)
+    source = RenderedSource(synthetic_source, pool, fraction=0.5, seed=0, mirror_fraction=0.5)
+    batch = source(3)
+    assert (batch.cond[:4] == -1).all()  # 4 synthetic rows, then 2 rendered and 2 mirrored
+    assert (batch.ids[4:6] >= 0).all() and (batch.ids[6:] <= 0).all()
+    torch.testing.assert_close(source(3).cond, batch.cond)
+    with pytest.raises(ConfigError, match="mocap data renders"):
+        RenderedSource(synthetic_source, examples(4), 0.5, mirror_fraction=0.5)
+    with pytest.raises(ConfigError, match="mirrored fraction"):
+        RenderedSource(synthetic_source, pool, 0.5, mirror_fraction=2.0)
+
+
 def test_rendered_source_needs_conditioned_batches() -> None:
     source = RenderedSource(lambda step: TrainingBatch(torch.zeros(4, 54, dtype=torch.long)), examples(4), 0.5)
     with pytest.raises(ConfigError, match="conditioned"):
@@ -83,8 +131,11 @@ def test_clip_examples_pair_mediapipe_with_consistent_targets(anny_body, tmp_pat
     video, store = tmp_path / "clip.mp4", tmp_path / "clip.gt.zarr"
     Synthesizer(config, anny_body).synthesize([swing_performance(anny_body, 6, 0.3, "swing")], video, store)
     with PoseDetector(DetectConfig(max_people=1)) as detector:
-        found = clip_examples(video, store, lambda meshes: torch.zeros(len(meshes), 54, dtype=torch.long), detector)
+        # A stand-in tokenizer that tells a body from its mirror image: 54 vertices' heights, in millimetres.
+        found = clip_examples(video, store, lambda meshes: (meshes[:, ::254][:, :54, 2] * 1000).long(), detector)
     assert len(found) >= 4 and found.cond.shape[1:] == (33, 6) and found.ids.shape[1:] == (54,)
+    assert found.ids_mirror is not None and found.ids_mirror.shape == found.ids.shape
+    assert (found.ids_mirror != found.ids).any()  # the mirrored body's tokens
     # The GT rotation turns the canonical landmarks into a pose whose weak-perspective projection fits the GT crop
     # points up to perspective effects (a full-body crop is ~2 units tall).
     rotation = rotation_6d_to_matrix(torch.from_numpy(found.rotation_6d))
