@@ -250,10 +250,8 @@ def clip_mirror_view(detections: dict[str, np.ndarray]) -> MirrorView:
 def mediapipe_mirror_view(detections: dict[str, np.ndarray]) -> np.ndarray:
     """MediaPipe's world landmarks averaged over the frame and the flipped frame, where the flipped frame had the
     person: the baseline with the same second measurement MEGA gets."""
-    twin = detections["mirror_landmarks_world_m"]
-    found = np.isfinite(twin).all(axis=(1, 2))[:, None, None]
-    direct = detections["landmarks_world_m"]
-    return np.where(found, (direct + np.where(found, twin, 0.0)) / 2, direct)
+    direct, twin = detections["landmarks_world_m"], detections["mirror_landmarks_world_m"]
+    return np.where(np.isfinite(twin), (direct + twin) / 2, direct)  # NaN rows: the flipped frame had nobody
 
 
 def validation_clips(cache: Path, count: int) -> list[Path]:

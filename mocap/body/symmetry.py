@@ -36,6 +36,14 @@ def _landmark_mirror() -> npt.NDArray[np.int64]:
 LANDMARK_MIRROR: Final = _landmark_mirror()
 
 
+def mirror_landmarks(landmarks: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """(N, 33, 3) landmarks whose first coordinate is x about a centre line (crop x, y, visibility; world or
+    canonical x, y, z) -> those of the mirror image: x negated, left <-> right relabelled."""
+    mirrored = landmarks[:, LANDMARK_MIRROR].copy()
+    mirrored[..., 0] *= -1
+    return mirrored
+
+
 def build_vertex_mirror(template_m: npt.NDArray[np.floating], tolerance_m: float = 1e-5) -> npt.NDArray[np.int64]:
     """(V,) index of each vertex's mirror image about x = 0 in a symmetric template (V, 3), metres.
 

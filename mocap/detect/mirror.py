@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from mocap.body.symmetry import LANDMARK_MIRROR
+from mocap.body.symmetry import mirror_landmarks
 from mocap.track.matching import box_iou
 from mocap.types import NUM_LANDMARKS, Detections, Frame, MirrorView
 
@@ -37,16 +37,10 @@ def flip_frame(frame: Frame) -> Frame:
 
 
 def flip_landmarks_px(landmarks_px: npt.NDArray[np.float32], width_px: int) -> npt.NDArray[np.float32]:
-    """(N, 33, 3) x_px, y_px, visibility -> the same landmarks in the flipped image, relabelled left <-> right."""
-    flipped = landmarks_px[:, LANDMARK_MIRROR].copy()
-    flipped[..., 0] = width_px - flipped[..., 0]
-    return flipped
-
-
-def flip_world_m(landmarks_world_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """(N, 33, 3) MediaPipe world landmarks -> those of the mirror image (x negated, relabelled left <-> right)."""
-    flipped = landmarks_world_m[:, LANDMARK_MIRROR].copy()
-    flipped[..., 0] *= -1
+    """(N, 33, 3) x_px, y_px, visibility -> the same landmarks in the flipped image, relabelled left <-> right.
+    (World landmarks flip with :func:`mocap.body.symmetry.mirror_landmarks`: their x is about the hips.)"""
+    flipped = mirror_landmarks(landmarks_px)
+    flipped[..., 0] += width_px
     return flipped
 
 
@@ -62,7 +56,7 @@ def unflip(detections: Detections, width_px: int) -> Detections:
         xyxy_px=flip_boxes_px(detections.xyxy_px, width_px),
         score=detections.score,
         landmarks_px=flip_landmarks_px(detections.landmarks_px, width_px),
-        landmarks_world_m=flip_world_m(detections.landmarks_world_m),
+        landmarks_world_m=mirror_landmarks(detections.landmarks_world_m),
     )
 
 

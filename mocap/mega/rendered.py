@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
-from mocap.body.symmetry import LANDMARK_MIRROR, load_vertex_mirror
+from mocap.body.symmetry import load_vertex_mirror, mirror_landmarks
 from mocap.errors import ConfigError
 from mocap.mega.train import BatchSource, TrainingBatch
 from mocap.mesh.mirror import mirror_rotation, mirror_vertices
@@ -37,6 +37,10 @@ from mocap.types import Crops
 log = logging.getLogger(__name__)
 
 HIPS = [23, 24]
+_NO_MIRRORED_TOKENS = (
+    "these rendered examples have no mirrored tokens (ids_mirror): rebuild them with `mocap data renders` "
+    "or train without --mirror-fraction"
+)
 
 
 @dataclass(frozen=True)
@@ -86,18 +90,17 @@ class RenderedExamples:
         x -> -x), the mirrored body's tokens, rotation M R M, keypoints mirrored likewise. A second, exactly labelled
         example per render for the detector's habits seen the other way round (``mocap.mesh.mirror`` frames)."""
         if self.ids_mirror is None:
-            raise ConfigError(
-                "these rendered examples have no mirrored tokens (ids_mirror): rebuild them with `mocap data renders` "
-                "or train without --mirror-fraction"
-            )
-        flip = np.array([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0], np.float32)  # crop x, y, visibility, world x, y, z
+            raise ConfigError(_NO_MIRRORED_TOKENS)
+        cond = self.cond[rows]  # (M, 33, 6): crop x, y, visibility, world x, y, z
         rotation = rotation_6d_to_matrix(torch.from_numpy(self.rotation_6d[rows]))
         return TrainingBatch(
             ids=torch.from_numpy(self.ids_mirror[rows]),
-            cond=torch.from_numpy(self.cond[rows][:, LANDMARK_MIRROR] * flip),
+            cond=torch.from_numpy(
+                np.concatenate([mirror_landmarks(cond[..., :3]), mirror_landmarks(cond[..., 3:])], -1)
+            ),
             rotation_6d=matrix_to_rotation_6d(mirror_rotation(rotation)),
-            keypoints_canonical_m=torch.from_numpy(self.keypoints_canonical_m[rows][:, LANDMARK_MIRROR] * flip[:3]),
-            keypoints_crop=torch.from_numpy(self.keypoints_crop[rows][:, LANDMARK_MIRROR] * flip[:3]),
+            keypoints_canonical_m=torch.from_numpy(mirror_landmarks(self.keypoints_canonical_m[rows])),
+            keypoints_crop=torch.from_numpy(mirror_landmarks(self.keypoints_crop[rows])),
         )
 
     def crops(self, rows: np.ndarray) -> Crops:
@@ -228,7 +231,7 @@ class RenderedSource:
         if not 0.0 <= mirror_fraction <= 1.0:
             raise ConfigError(f"the mirrored fraction must be in [0, 1], but got {mirror_fraction}")
         if mirror_fraction > 0 and examples.ids_mirror is None:
-            examples.mirrored(np.zeros(0, np.int64))  # raises, naming the fix
+            raise ConfigError(_NO_MIRRORED_TOKENS)
         self.synthetic, self.examples, self.fraction, self.seed = synthetic, examples, fraction, seed
         self.mirror_fraction = mirror_fraction
 

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from mocap.body.symmetry import LANDMARK_MIRROR
+from mocap.body.symmetry import mirror_landmarks
 from mocap.types import Crops
 
 _FLIP_X = (-1.0, 1.0, 1.0)
@@ -43,13 +43,6 @@ _FLIP_X = (-1.0, 1.0, 1.0)
 # MEGA's deterministic answer for N crops: canonical meshes (N, V, 3), canonical -> camera rotations (N, 3, 3),
 # weak-perspective crop cameras (N, 3) = (s, tx, ty).
 Answer = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def mirror_landmarks(landmarks: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """(N, 33, 3) crop (x, y, visibility) or world (x, y, z) landmarks -> those of the mirror image."""
-    mirrored = landmarks[:, LANDMARK_MIRROR].copy()
-    mirrored[..., 0] *= -1
-    return mirrored
 
 
 def mirror_crops(crops: Crops) -> Crops:

@@ -59,19 +59,25 @@ class MeshEstimate:
         }
 
 
+def crop_landmarks(
+    landmarks_px: npt.NDArray[np.float32], center_px: npt.NDArray[np.float64], size_px: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
+    """(N, 33, 3) x_px, y_px, visibility -> x, y in crop coordinates, visibility kept."""
+    xy = to_crop(landmarks_px[..., :2], center_px, size_px)
+    return np.concatenate([xy, landmarks_px[..., 2:]], axis=-1).astype(np.float32)
+
+
 def make_crops(tracks: Tracks) -> Crops:
     """Square crops around each track's landmarks, with the landmarks in crop coordinates."""
     center, size = square_crops(tracks.landmarks_px, tracks.xyxy_px)
-    xy = to_crop(tracks.landmarks_px[..., :2], center, size)
-    landmarks_crop = np.concatenate([xy, tracks.landmarks_px[..., 2:]], axis=-1).astype(np.float32)
+    landmarks_crop = crop_landmarks(tracks.landmarks_px, center, size)
     return Crops(tracks.track_id, center, size, landmarks_crop, tracks.landmarks_world_m.astype(np.float32))
 
 
 def mirror_view_crops(crops: Crops, view: MirrorView) -> Crops:
     """The same crops (centres, sizes) holding the landmarks the mirrored frame measured; NaN rows where it had
     nobody."""
-    xy = to_crop(view.landmarks_px[..., :2], crops.center_px, crops.size_px)
-    landmarks_crop = np.concatenate([xy, view.landmarks_px[..., 2:]], axis=-1).astype(np.float32)
+    landmarks_crop = crop_landmarks(view.landmarks_px, crops.center_px, crops.size_px)
     return replace(crops, landmarks_crop=landmarks_crop, landmarks_world_m=view.landmarks_world_m.astype(np.float32))
 
 

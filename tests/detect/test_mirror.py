@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mocap.body.symmetry import LANDMARK_MIRROR
+from mocap.body.symmetry import LANDMARK_MIRROR, mirror_landmarks
 from mocap.detect.mirror import (
     flip_boxes_px,
     flip_frame,
     flip_landmarks_px,
-    flip_world_m,
     unflip,
     with_mirror_view,
 )
@@ -46,7 +45,7 @@ def test_every_flip_is_its_own_inverse() -> None:
     np.testing.assert_allclose(flipped[:, RIGHT_SHOULDER, 0], 640 - found.landmarks_px[:, LEFT_SHOULDER, 0])
     np.testing.assert_array_equal(flipped[:, RIGHT_SHOULDER, 1:], found.landmarks_px[:, LEFT_SHOULDER, 1:])
     np.testing.assert_array_equal(
-        flip_world_m(found.landmarks_world_m)[:, LANDMARK_MIRROR, 1:], found.landmarks_world_m[..., 1:]
+        mirror_landmarks(found.landmarks_world_m)[:, LANDMARK_MIRROR, 1:], found.landmarks_world_m[..., 1:]
     )
     box = flip_boxes_px(found.xyxy_px, 640)
     assert np.all(box[:, 0] < box[:, 2]), "a flipped box is still (x0, y0, x1, y1)"

@@ -12,7 +12,7 @@ import torch
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import axis_angle_to_matrix
 from mocap.body.symmetry import LANDMARK_MIRROR, load_vertex_mirror
-from mocap.detect.mirror import flip_boxes_px, flip_landmarks_px, flip_world_m
+from mocap.detect.mirror import flip_boxes_px, flip_landmarks_px
 from mocap.mega.geometry import weak_perspective_project
 from mocap.mesh.crop import default_intrinsics
 from mocap.mesh.mirror import (
@@ -118,7 +118,7 @@ def mirrored_tracks(tracks: Tracks, width: int) -> Tracks:
         tracks,
         xyxy_px=flip_boxes_px(tracks.xyxy_px, width),
         landmarks_px=flip_landmarks_px(tracks.landmarks_px, width),
-        landmarks_world_m=flip_world_m(tracks.landmarks_world_m),
+        landmarks_world_m=mirror_landmarks(tracks.landmarks_world_m),
     )
 
 
