@@ -22,7 +22,8 @@ Sections:
 - ``policy_calibration`` (``--renders``): on every third validation example, the argmax pass's cheap uncertainty
   against the mean vertex spread of K=8 samples (as ``mocap run`` samples): the line of the spread prior
   (``mocap train spread``, ``mocap.mesh.spread``), and the share of crops above the policy's threshold.
-- ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4) and K=16 x 5 steps with the tokenizer decode.
+- ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4; against the model's one forward pass, measured in the
+  same run) and K=16 x 5 steps with the tokenizer decode; ``--speed-only`` re-measures just this section.
 
 Example (repository root; clips from ``mocap synth -o .cache/bench_mega/s1.mp4 --seconds 4 --seed 1``):
     python benchmarks/bench_mega.py --clips .cache/bench_mega/s*.mp4
@@ -44,6 +45,7 @@ from scipy.stats import spearmanr
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
+from mocap.mega.conditioning import landmark_features
 from mocap.mega.evaluate import HIPS, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
@@ -429,10 +431,18 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
         assert samples is not None
         tokenizer.decode(torch.from_numpy(samples[0]))
 
+    world = torch.from_numpy(crops.landmarks_world_m[:1])
+    features = landmark_features(torch.from_numpy(crops.landmarks_crop[:1]), world).float()
+    argmax_ms = median_ms(lambda: predictor.predict(crops[:1]), 30)
+    forward_ms = median_ms(lambda: model.argmax(features, 1), 30)
     return {
         "threads": torch.get_num_threads(),
         "load_average_1min_before": round(os.getloadavg()[0], 2),
-        "argmax_ms_batch1_per_crop": median_ms(lambda: predictor.predict(crops[:1]), 30),
+        "argmax_ms_batch1_per_crop": argmax_ms,
+        # Same run baseline: the training view's one forward pass (conditioning, encoder, decoder) on that crop; the
+        # predictor skips the encoder, whose all-masked output it computed once.
+        "model_forward_ms_batch1": forward_ms,
+        "argmax_vs_model_forward": round(argmax_ms / forward_ms, 2),
         "argmax_ms_batch4_per_crop": round(median_ms(lambda: predictor.predict(crops[:4]), 30) / 4, 1),
         "k16_steps5_with_decode_ms_per_crop": median_ms(sampled, 10),
         # The pipeline's deterministic mesh per person (argmax pass + expected decode), alone and mirror-averaged.
@@ -441,6 +451,7 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
         ),
         "expected_mesh_mirror_ms_per_crop": median_ms(lambda: mirror_averaged(expected, tokenizer, crops[:1], 0.0), 30),
         "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(torch.zeros(1, 54, dtype=torch.long)), 30),
+        "decode_16_meshes_ms": median_ms(lambda: tokenizer.decode(torch.zeros(16, 54, dtype=torch.long)), 10),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
 
@@ -462,6 +473,11 @@ def main() -> None:
         "rendered as videos into --cache (30 = the --renders set; for choosing between pipelines)",
     )
     parser.add_argument("--skip-synthetic", action="store_true", help="only the --renders / --clips sections")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="re-measure only the speed section (on the first --clips clip's crops); --out keeps its other sections",
+    )
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench_mega"), help="MediaPipe detections")
     parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
     parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
@@ -480,6 +496,15 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared",
         "joints": "12 BlazePose body landmarks from the mesh regressor; hip-centred, camera frame; PA = similarity",
     }
+    if args.speed_only:
+        if not args.clips:
+            parser.error("--speed-only measures on the crops of the first --clips clip; pass one")
+        kept = json.loads(args.out.read_text()) if args.out.exists() else {}
+        crops = clip_crops(detect_clip(args.clips[0], args.cache))
+        result = {**kept, **result, "speed": bench_speed(model, tokenizer, crops)}
+        args.out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(result["speed"], indent=2))
+        return
     if not args.skip_synthetic:
         result["synthetic"] = bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed)
     if args.renders is not None:

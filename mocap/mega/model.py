@@ -204,8 +204,10 @@ class Decoder(nn.Module):
         x = x + self.pos_embedding.transpose(0, 1)
         if cond_tokens is not None:
             x = torch.cat([cond_tokens, x], dim=1)  # (B, L_c + 1 + N, D)
-        x = self.transformer(x)
-        return self.head(x[:, -N:])  # (B, N, S)
+        *blocks, final = self.transformer
+        for block in blocks:
+            x = block(x)
+        return self.head(final(x, last=N))  # (B, N, S): the head reads the mesh slots only
 
     def rotcam(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.rotcam_head(pooled)  # (B, D)

@@ -58,16 +58,21 @@ class MegaPredictor:
         self.config = config or SamplingConfig()
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.codebook = None if codebook is None else codebook.detach().float().to(self.device)
+        # With every token masked (the argmax pass) the encoder sees only its class token, so its output is a
+        # constant of the weights: features (1, 1, D) and order (1, N), computed once here instead of per call.
+        nothing = torch.zeros(1, model.config.seq_length, dtype=torch.bool, device=self.device)
+        with torch.inference_mode():
+            self.masked_encoding = self.model.encoder(nothing.long(), nothing)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, crops: Crops, num_samples: int = 0) -> TokenPredictions:
         """Argmax answer for every crop, plus ``num_samples`` samples each when > 0."""
         n, N = len(crops), self.model.config.seq_length
         world = torch.from_numpy(crops.landmarks_world_m) if self.model.config.cond_dim == 6 else None
         features = landmark_features(torch.from_numpy(crops.landmarks_crop), world).float().to(self.device)
         condition = self.model.condition(features)  # tokens (n, 33, D), pooled (n, 33 F)
-        nothing = torch.zeros(n, N, dtype=torch.bool, device=self.device)
-        logits = self.model.logits(nothing.long(), nothing, condition.tokens)  # (n, N, S)
+        features, order = self.masked_encoding
+        logits = self.model.decoder(features.expand(n, -1, -1), order.expand(n, -1), condition.tokens)  # (n, N, S)
         argmax = argmax_tokens(logits)
         embeddings = None if self.codebook is None else logits.softmax(dim=-1) @ self.codebook  # (n, N, C)
         rotation_6d, camera = self.model.rotcam(condition)

@@ -56,8 +56,8 @@ def sample_tokens(
     ``predict`` sees batch * num_samples rows, sample-major within each batch item (row = b * K + k), so a
     caller repeats its conditioning with ``repeat_interleave(num_samples, 0)``. After step s (progress
     r = (s+1)/steps) the ``num_visible_per_step`` most confident tokens are fixed; the rest are re-masked.
-    Sampling uses Gumbel noise scaled by ``temperature * anneal(r)``, which is 0 at the last step, so
-    ``steps=1`` is exactly one pass + argmax. ``confidence`` ranks by the raw logit of the sampled id
+    Sampling uses Gumbel noise scaled by ``temperature * anneal(r)``, which is 0 at the last step (no noise is
+    drawn then), so ``steps=1`` is exactly one pass + argmax. ``confidence`` ranks by the raw logit of the sampled id
     (MEGA's choice, for parity) or its log-softmax (MaskGIT's).
 
     ``first_logits`` (batch, N, S): the caller's all-masked pass (the argmax pass). The first step sees no
@@ -67,23 +67,27 @@ def sample_tokens(
     rows = batch * num_samples
     ids = torch.zeros(rows, num_tokens, dtype=torch.long, device=device)
     visible = torch.zeros(rows, num_tokens, dtype=torch.bool, device=device)
+    shown = 0  # visible tokens per row, the same in every row
     for step, num_visible in enumerate(num_visible_per_step(num_tokens, steps, schedule)):
         if step == 0 and first_logits is not None:
             logits = first_logits.float().repeat_interleave(num_samples, 0)  # (M, N, S)
         else:
             logits = predict(ids, visible).float()  # (M, N, S)
+        # Only the n = N - shown masked slots of each row are drawn and ranked (visible ones are fixed).
+        masked = (~visible).nonzero()[:, 1].view(rows, num_tokens - shown)  # (M, n) slots, in order
+        logits = logits[~visible].view(rows, num_tokens - shown, -1)  # (M, n, S)
         temp = temperature * anneal((step + 1) / steps)
-        noisy = logits + temp * gumbel_noise(logits.shape, generator).to(logits.device)
-        sampled = noisy.argmax(dim=-1)  # (M, N)
+        noisy = logits + temp * gumbel_noise(logits.shape, generator).to(logits.device) if temp else logits
+        sampled = noisy.argmax(dim=-1)  # (M, n)
         scores = logits if confidence == "logit" else logits.log_softmax(dim=-1)
-        score = scores.gather(-1, sampled.unsqueeze(-1)).squeeze(-1)  # (M, N)
-        score = score + temp * gumbel_noise(score.shape, generator).to(score.device)
-        ids = torch.where(visible, ids, sampled)
-        # Already-fixed tokens rank first; the num_visible best become (or stay) visible.
-        score = score.masked_fill(visible, math.inf)
-        keep = score.topk(num_visible, dim=-1).indices  # (M, num_visible)
-        visible = torch.zeros_like(visible).scatter_(1, keep, True)
-        ids = ids.masked_fill(~visible, 0)
+        score = scores.gather(-1, sampled.unsqueeze(-1)).squeeze(-1)  # (M, n)
+        if temp:
+            score = score + temp * gumbel_noise(score.shape, generator).to(score.device)
+        best = score.topk(num_visible - shown, dim=-1).indices  # (M, num_visible - shown): the most confident
+        fixed = masked.gather(1, best)  # (M, num_visible - shown) token slots
+        ids = ids.scatter(1, fixed, sampled.gather(1, best))
+        visible = visible.scatter(1, fixed, True)
+        shown = num_visible
     return ids.view(batch, num_samples, num_tokens)
 
 

@@ -22,12 +22,15 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last: int | None = None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C), or with ``last`` only the last rows (B, last, C), which still attend to all T."""
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.num_heads, C // self.num_heads)  # (B, T, 3, nh, hs)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, T, hs)
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        if last is not None:
+            q = q[:, :, T - last :]  # (B, nh, last, hs)
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, T or last, hs)
+        return self.proj(y.transpose(1, 2).reshape(B, q.shape[2], C))  # (B, T or last, C)
 
 
 class Mlp(nn.Module):
@@ -56,6 +59,9 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_ratio)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, last: int | None = None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); with ``last``, only the last rows (B, last, C): a final block whose other outputs
+        nobody reads skips their projection and MLP (the same numbers, less work)."""
+        y = self.attn(self.norm1(x), last)
+        x = (x if last is None else x[:, x.shape[1] - last :]) + y
         return x + self.mlp(self.norm2(x))

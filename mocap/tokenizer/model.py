@@ -19,7 +19,7 @@ from torch import nn
 
 from mocap.errors import CheckpointError, ModelNotFoundError
 from mocap.tokenizer.hierarchy import FullResolutionMap, MeshHierarchy
-from mocap.tokenizer.layers import FullyConvAE, LayerSpec, neighbour_operator, parse_connection
+from mocap.tokenizer.layers import FullyConvAE, LayerSpec, neighbour_operator, parse_connection, sparse_matmul
 from mocap.tokenizer.quantizer import VectorQuantizerEMA
 
 CHECKPOINT_FORMAT = "mocap-mesh-vqvae-1"
@@ -140,7 +140,7 @@ class MeshVQVAE(nn.Module):
         if self.hierarchy.full is not None:
             b, v0, _ = level0.shape
             flat = level0.transpose(0, 1).reshape(v0, b * 3)  # vertex-major (V0, B*3)
-            level0 = torch.sparse.mm(self._up_operator(), flat).view(-1, b, 3).transpose(0, 1)
+            level0 = sparse_matmul(self._up_operator(), flat).view(-1, b, 3).transpose(0, 1)
         return level0 - level0.mean(dim=1, keepdim=True)
 
     def _up_operator(self) -> torch.Tensor:

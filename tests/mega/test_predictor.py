@@ -37,6 +37,7 @@ def test_argmax_predictions_match_the_model(features: int) -> None:
         cond = torch.cat([cond, torch.from_numpy(crops(3).landmarks_world_m)], dim=-1)
     tokens, out = model.argmax(cond, batch=3)
     assert np.array_equal(predictions.ids, tokens.ids.numpy())
+    assert np.allclose(predictions.confidence, tokens.probability.numpy(), atol=1e-6)  # the cached encoder pass
     assert np.allclose(predictions.camera, out.camera.numpy(), atol=1e-6)  # type: ignore[union-attr]
     assert ((predictions.uncertainty >= 0) & (predictions.uncertainty <= 1)).all()
 

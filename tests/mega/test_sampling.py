@@ -106,3 +106,23 @@ def test_first_logits_replace_the_first_pass_and_change_nothing() -> None:
     assert len(predict.calls) == 4 and int(predict.calls[0][1].sum(1)[0]) > 0  # the empty pass was skipped
     full = sample_tokens(RandomPredictor(), 3, N, steps=5, num_samples=4, generator=torch.Generator().manual_seed(2))
     assert torch.equal(reused, full)
+
+
+def test_drawn_tokens_follow_the_softmax_at_the_step_temperature() -> None:
+    """Gumbel-max over the masked slots is a categorical draw. 4 tokens, 2 steps: step 0 fixes one token drawn at
+    temperature 2 x anneal(1/2) = 1, step 1 (temperature 0) fills the rest greedily. Slot 0's logits are all raised
+    by 100 (the same softmax) so that its draw is always the most confident and is the one fixed."""
+    logits = torch.tensor([1.0, 0.0, -0.5, 2.0])
+    table = logits + torch.tensor([100.0, 0.0, 0.0, 0.0])[:, None]  # (slots, ids)
+    samples = sample_tokens(
+        lambda ids, visible: table.expand(len(ids), 4, 4),
+        batch=1,
+        num_tokens=4,
+        steps=2,
+        temperature=2.0,
+        num_samples=20_000,
+        generator=torch.Generator().manual_seed(0),
+    )[0]  # (K, 4)
+    drawn = torch.bincount(samples[:, 0], minlength=4).float() / len(samples)
+    torch.testing.assert_close(drawn, logits.softmax(0), atol=0.012, rtol=0)
+    assert (samples[:, 1:] == 3).all()  # the greedy rest

@@ -7,11 +7,14 @@ import torch
 from mocap.tokenizer.layers import (
     FullyConvAE,
     LayerSpec,
+    applies_kernels_first,
     make_connection,
     mesh_conv,
     mesh_pool,
+    neighbour_operator,
     parse_connection,
     pool_weights,
+    sparse_matmul,
 )
 
 
@@ -48,6 +51,37 @@ def test_mesh_conv_matches_per_vertex_kernel_formula() -> None:
             expected[:, p] += x[:, ids[p, s]] @ kernel.T
     got = mesh_conv(x.transpose(0, 1), ids, coefficients, basis).transpose(0, 1)
     torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize(("cin", "cout"), [(3, 2), (2, 3)])
+def test_sparse_operators_give_the_dense_mixing(cin: int, cout: int) -> None:
+    """The eval-mode path (sparse operators; kernels first when the conv narrows) equals the training path."""
+    g = torch.Generator().manual_seed(1)
+    in_pn, out_pn, m, w, b = 6, 5, 3, 4, 3
+    ids = torch.randint(0, in_pn + 1, (out_pn, m), generator=g)
+    valid = (ids < in_pn).float()
+    coefficients = torch.randn(out_pn, m, w, generator=g) * valid[:, :, None]
+    weights = pool_weights(torch.randn(out_pn, m, generator=g), valid)
+    basis = torch.randn(w, cout, cin, generator=g)
+    x = torch.randn(in_pn, b, cin, generator=g)
+    with torch.no_grad():
+        operator = neighbour_operator(ids, coefficients, in_pn, applies_kernels_first(cin, cout))
+        conv = mesh_conv(x, ids, operator, basis)
+        pool = mesh_pool(x, ids, neighbour_operator(ids, weights[:, :, None], in_pn))
+    torch.testing.assert_close(conv, mesh_conv(x, ids, coefficients, basis))
+    torch.testing.assert_close(pool, mesh_pool(x, ids, weights))
+
+
+def test_sparse_matmul_with_and_without_autograd() -> None:
+    g = torch.Generator().manual_seed(2)
+    dense_operator = torch.randn(7, 5, generator=g) * (torch.rand(7, 5, generator=g) < 0.4)
+    operator = dense_operator.to_sparse_csr()
+    x = torch.randn(5, 3, generator=g, requires_grad=True)
+    with torch.no_grad():
+        torch.testing.assert_close(sparse_matmul(operator, x), dense_operator @ x)
+    sparse_matmul(operator, x).sum().backward()
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, dense_operator.sum(0)[:, None].expand(5, 3))
 
 
 def test_pool_is_normalised_average_ignoring_padding() -> None:
