@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d, rotation_6d_to_matrix
+from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 
 SHOULDERS, HIPS = [11, 12], [23, 24]  # BlazePose landmark indices
 
@@ -37,8 +37,9 @@ def upright_angle(landmarks_crop: torch.Tensor) -> torch.Tensor:
 
 def view_axis_rotation(angle_rad: torch.Tensor) -> torch.Tensor:
     """Angles (B,) -> rotations (B, 3, 3) about the camera's z axis (x right, y down: positive turns x onto y)."""
-    z_axis = torch.tensor([0.0, 0.0, 1.0], dtype=angle_rad.dtype, device=angle_rad.device)
-    return axis_angle_to_matrix(angle_rad[:, None] * z_axis)
+    cos, sin = torch.cos(angle_rad), torch.sin(angle_rad)
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    return torch.stack([cos, -sin, zero, sin, cos, zero, zero, zero, one], dim=-1).view(-1, 3, 3)
 
 
 def turn_landmark_features(features: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:

@@ -67,3 +67,9 @@ def test_turning_back_matches_the_turned_projection() -> None:
     again = weak_perspective_project(points @ rotation_6d_to_matrix(rotation_6d).transpose(1, 2), turned_camera)
     assert torch.allclose(turned_seen, again, atol=1e-5)  # the turned view is the view of the turned body
     assert torch.allclose(turned_camera[:, 0], camera[:, 0])  # a turn about the viewing axis keeps the scale
+
+
+def test_view_axis_rotation_is_the_axis_angle_turn_about_z() -> None:
+    angle = torch.tensor([0.0, 0.7, -2.5, 3.1])
+    expected = axis_angle_to_matrix(angle[:, None] * torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(view_axis_rotation(angle), expected)
