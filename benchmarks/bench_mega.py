@@ -14,7 +14,10 @@ Sections:
   crops exactly as the pipeline builds them -> MEGA; MediaPipe's own world landmarks on the same frames as baseline.
   ``mega_expected_mirror``: the expected mesh averaged with MEGA's answer for the mirror image (``mocap.mesh.mirror``)
   where the cheap uncertainty is above ``PolicyConfig.mirror_threshold`` (the pipeline's default); ``_all``: on every
-  crop; against ``mega_expected`` alone on the same frames.
+  crop; against ``mega_expected`` alone on the same frames. ``mega_mirror_view`` (the offline default since session 8):
+  averaged with MEGA's answer for the flipped frame as MediaPipe measured it there. ``_world`` (the defaults since
+  session 9): then moved ``PolicyConfig.world_share`` of the way toward MediaPipe's world landmarks at the 12 body
+  joints (``mocap.mesh.fusion``; the two views' mean with the mirrored view).
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
@@ -24,6 +27,8 @@ Sections:
   (``mocap train spread``, ``mocap.mesh.spread``), and the share of crops above the policy's threshold.
 - ``speed``: ``MegaPredictor.predict`` per crop (batch 1, 4; against the model's one forward pass, measured in the
   same run) and K=16 x 5 steps with the tokenizer decode; ``--speed-only`` re-measures just this section.
+
+Each run rewrites the sections it measures in ``--out`` and keeps the others.
 
 Example (repository root; clips from ``mocap synth -o .cache/bench_mega/s1.mp4 --seconds 4 --seed 1``):
     python benchmarks/bench_mega.py --clips .cache/bench_mega/s*.mp4
@@ -53,9 +58,10 @@ from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
+from mocap.mesh.fusion import fuse_world_landmarks
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.policy import PolicyConfig
-from mocap.mesh.stage import mirror_view_crops
+from mocap.mesh.stage import mirror_view_crops, world_landmarks
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops, MirrorView
 
@@ -287,7 +293,12 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     predictor = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
     threshold = PolicyConfig().mirror_threshold
     all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
-    viewed, baseline_viewed = [], []
+    viewed, baseline_viewed, mirrored_world, viewed_world = [], [], [], []
+    share = PolicyConfig().world_share
+
+    def fused(vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
+        return fuse_world_landmarks(torch.from_numpy(vertices), world, share).numpy()
+
     for clip in clips:
         detections = detect_clip(clip, cache)
         truth_store = open_store(clip.with_suffix(".gt.zarr"))
@@ -303,10 +314,14 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         assert predictions.embeddings is not None
         soft = decode_embeddings(tokenizer, torch.from_numpy(predictions.embeddings))
         expected.append(errors_mm(rotate(soft, rotation), truth_cam))
-        mirrored.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, threshold), truth_cam))
+        live_mesh = mirror_averaged(predictor, tokenizer, crops, threshold)
+        mirrored.append(errors_mm(live_mesh, truth_cam))
+        mirrored_world.append(errors_mm(fused(live_mesh, world_landmarks(crops)), truth_cam))
         mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
         seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
-        viewed.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored), truth_cam))
+        view_mesh = mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored)
+        viewed.append(errors_mm(view_mesh, truth_cam))
+        viewed_world.append(errors_mm(fused(view_mesh, world_landmarks(crops, seen_mirrored)), truth_cam))
         baseline_viewed.append(joint_errors_mm(mediapipe_mirror_view(detections), truth_lm))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
@@ -325,6 +340,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "mega_expected_mirror": summary(mirrored[-1]),
             "mega_expected_mirror_all": summary(mirrored_all[-1]),
             "mega_mirror_view": summary(viewed[-1]),
+            "mega_expected_mirror_world": summary(mirrored_world[-1]),
+            "mega_mirror_view_world": summary(viewed_world[-1]),
             "mediapipe": summary(mp),
             "mediapipe_mirror_view": summary(baseline_viewed[-1]),
             "mirror_view_found": float(np.isfinite(detections["mirror_landmarks_px"]).all(axis=(1, 2)).mean()),
@@ -347,6 +364,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             mega_expected_mirror=summary(joined([mirrored[i] for i in rows])),
             mega_expected_mirror_all=summary(joined([mirrored_all[i] for i in rows])),
             mega_mirror_view=summary(joined([viewed[i] for i in rows])),
+            mega_expected_mirror_world=summary(joined([mirrored_world[i] for i in rows])),
+            mega_mirror_view_world=summary(joined([viewed_world[i] for i in rows])),
             mediapipe=summary(joined([baseline[i] for i in rows])),
             mediapipe_mirror_view=summary(joined([baseline_viewed[i] for i in rows])),
         )
@@ -358,11 +377,17 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         "mega_expected_mirror": (mirror_default := summary(joined(mirrored))),
         "mega_expected_mirror_all": summary(joined(mirrored_all)),
         "mega_mirror_view": (view_all := summary(joined(viewed))),
+        "world_share": share,
+        "mega_expected_mirror_world": (live_world := summary(joined(mirrored_world))),
+        "mega_mirror_view_world": (view_world := summary(joined(viewed_world))),
         "mediapipe_world": mp_all,
         "mediapipe_world_mirror_view": (mp_view_all := summary(joined(baseline_viewed))),
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_mirror_view": round(view_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_mirror_view_both": round(view_all["mpjpe"] / mp_view_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view_world": round(view_world["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view_world_both": round(view_world["mpjpe"] / mp_view_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_expected_mirror_world": round(live_world["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_default["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
@@ -488,7 +513,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_trained(args.model).float(), MeshVQVAE.load(args.tokenizer).eval()
+    # Sections this run does not measure are kept from --out (each section says what it measured).
+    kept = json.loads(args.out.read_text()) if args.out.exists() else {}
     result: dict = {
+        **kept,
         "model": str(args.model),
         "preset": {k: getattr(model.config, k) for k in ("emb_dim", "encoder_layer", "decoder_layer", "encoder_head")},
         "parameters": parameter_count(model),
@@ -499,9 +527,8 @@ def main() -> None:
     if args.speed_only:
         if not args.clips:
             parser.error("--speed-only measures on the crops of the first --clips clip; pass one")
-        kept = json.loads(args.out.read_text()) if args.out.exists() else {}
         crops = clip_crops(detect_clip(args.clips[0], args.cache))
-        result = {**kept, **result, "speed": bench_speed(model, tokenizer, crops)}
+        result["speed"] = bench_speed(model, tokenizer, crops)
         args.out.write_text(json.dumps(result, indent=2))
         print(json.dumps(result["speed"], indent=2))
         return

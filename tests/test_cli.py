@@ -263,6 +263,23 @@ def test_mirror_view_measures_every_person_twice_offline(mesh_run: Path, tmp_pat
     assert forced.attrs["config"]["detect"]["mirror_view"] is True
 
 
+def test_world_share_moves_the_body_joints_toward_the_detected_world_landmarks(mesh_run: Path, tmp_path: Path) -> None:
+    """--world-share 1 puts the stored mesh's 12 body joints (hip-centred) on MediaPipe's world landmarks; 0 keeps
+    MEGA's own mesh: the same tokens, another mesh. The default share is recorded."""
+    from mocap.mega.evaluate import BODY_12, body_joints
+
+    assert open_store(mesh_run).attrs["config"]["policy"]["world_share"] == PolicyConfig().world_share
+    onto = open_store(short_walk_run(tmp_path / "onto.zarr", "--no-mirror-view", "--world-share", "1"))
+    own = open_store(short_walk_run(tmp_path / "own.zarr", "--no-mirror-view", "--world-share", "0"))
+    a, b = onto.track(onto.track_ids[0]), own.track(own.track_ids[0])
+    world = a["landmarks_world_m"]
+    np.testing.assert_allclose(body_joints(a["joints_cam_m"]), body_joints(world), atol=1e-4)
+    np.testing.assert_array_equal(a["tokens"], b["tokens"])
+    miss = np.linalg.norm(body_joints(b["joints_cam_m"]) - body_joints(world), axis=-1).mean()
+    assert 0.01 < miss < 0.3, miss  # MEGA's own joints are centimetres off MediaPipe's
+    assert np.all(np.isfinite(world[:, BODY_12]))
+
+
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:
     """30 steps, not the default 10: with MEGA version 4 and mirror averaging the first frame's projected joints
     start ~5.6 px from MediaPipe's, and 10 steps gain little there (full clips: benchmarks/results/capture_refine.json).

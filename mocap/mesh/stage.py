@@ -5,8 +5,9 @@ pass on the mirror images (of the flipped frame's landmarks where the detector l
 doubtful crops' own), K stochastic samples where the policy says so,
 tokenizer decode (after an optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`),
 those answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
-placement in the camera frame (rotation from the 6D head about the vertex centroid, translation from
-the weak-perspective crop camera and the intrinsics), and BlazePose-compatible joints from the mesh.
+orientation in the camera frame (rotation from the 6D head about the vertex centroid), a share of the way
+toward the detector's 3-D world landmarks at the body joints (:mod:`mocap.mesh.fusion`), translation from
+the weak-perspective crop camera and the intrinsics, and BlazePose-compatible joints from the mesh.
 The online smoother then filters every track (see :mod:`mocap.smooth.online`).
 """
 
@@ -26,6 +27,7 @@ from mocap.errors import ModelNotFoundError
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
+from mocap.mesh.fusion import fuse_world_landmarks
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
@@ -81,6 +83,16 @@ def mirror_view_crops(crops: Crops, view: MirrorView) -> Crops:
     return replace(crops, landmarks_crop=landmarks_crop, landmarks_world_m=view.landmarks_world_m.astype(np.float32))
 
 
+def world_landmarks(crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
+    """The detector's 3-D world landmarks of the crops (N, 33, 3): the mean of the frame's and the flipped frame's
+    where the flipped frame measured the person (``seen_mirrored``'s finite rows), else the frame's alone."""
+    world = crops.landmarks_world_m
+    if seen_mirrored is None:
+        return world
+    twin = seen_mirrored.landmarks_world_m
+    return np.where(np.isfinite(twin).all(axis=(1, 2), keepdims=True), (world + twin) / 2, world)
+
+
 class MeshEstimator:
     """One verb: ``estimate(tracks, intrinsics)``. Models are loaded once, in eval mode."""
 
@@ -125,6 +137,7 @@ class MeshEstimator:
         saw of the same people in the flipped frame (``Detections.mirror``), when it looked there.
         """
         crops = make_crops(tracks)
+        seen_mirrored = None if mirror is None else mirror_view_crops(crops, mirror)
         tokens = self.predictor.predict(crops)
         canonical, rotation, camera = average_twins(  # (N, V, 3), (N, 3, 3), (N, 3)
             crops,
@@ -133,7 +146,7 @@ class MeshEstimator:
             self.deterministic_mesh(crops, tokens),
             lambda twins: self.deterministic_mesh(twins, self.predictor.predict(twins)),
             self.vertex_mirror,
-            None if mirror is None else mirror_view_crops(crops, mirror),
+            seen_mirrored,
         )
         # Ids, confidence and uncertainty stay those of MEGA's pass on the crops: what MEGA predicted for them.
         tokens = replace(tokens, rotation_6d=matrix_to_rotation_6d(rotation).numpy(), camera=camera.numpy())
@@ -159,7 +172,10 @@ class MeshEstimator:
         focal = np.full(len(tracks), intrinsics[0, 0])
         principal = np.broadcast_to(intrinsics[:2, 2], (len(tracks), 2))
         translation = weak_perspective_to_translation(tokens.camera, crops.center_px, crops.size_px, focal, principal)
-        posed = (canonical @ rotation.transpose(1, 2)).numpy() + translation[:, None, :]  # (N, V, 3)
+        oriented = fuse_world_landmarks(  # (N, V, 3) camera orientation, centred
+            canonical @ rotation.transpose(1, 2), world_landmarks(crops, seen_mirrored), self.policy.world_share
+        )
+        posed = oriented.numpy() + translation[:, None, :]  # (N, V, 3)
         vertices = posed.astype(np.float32)
         joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
