@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Final
 
@@ -172,15 +173,24 @@ def load_landmark_regressor(path: Path = LANDMARK_FILE) -> scipy.sparse.csr_matr
         return scipy.sparse.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
 
 
-@functools.lru_cache(maxsize=4)
-def _dense_regressor(device: str) -> torch.Tensor:
-    return torch.from_numpy(load_landmark_regressor().toarray().astype(np.float32)).to(device)
+@functools.lru_cache(maxsize=8)
+def _sparse_regressor(device: str, dtype: torch.dtype) -> torch.Tensor:
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul we use is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(load_landmark_regressor().toarray()).to(device, dtype).to_sparse_csr()
 
 
 def regress_landmarks(vertices_m: torch.Tensor) -> torch.Tensor:
-    """(B, V, 3) Anny (default topology) vertices -> (B, 33, 3) landmarks, same frame and units."""
-    weights = _dense_regressor(str(vertices_m.device)).to(vertices_m.dtype)
-    return torch.einsum("kv,bvd->bkd", weights, vertices_m)
+    """(B, V, 3) Anny (default topology) vertices -> (B, 33, 3) landmarks, same frame and units (differentiable)."""
+    b, v, _ = vertices_m.shape
+    # One sparse, vertex-major product (33, V) @ (V, B*3): a landmark reads a few dozen vertices, and a dense
+    # (batched) matmul with 3 columns cost ~0.7 ms per mesh.
+    flat = vertices_m.transpose(0, 1).reshape(v, b * 3)
+    return (
+        torch.sparse.mm(_sparse_regressor(str(vertices_m.device), vertices_m.dtype), flat)
+        .view(-1, b, 3)
+        .transpose(0, 1)
+    )
 
 
 if __name__ == "__main__":

@@ -23,30 +23,36 @@ import numpy.typing as npt
 import torch
 
 from mocap.body.joint_weights import BODY_JOINTS, load_joint_weights
-from mocap.body.landmarks import load_landmark_regressor
+from mocap.body.landmarks import load_landmark_regressor, regress_landmarks
 
 HIPS = [23, 24]  # BlazePose left and right hip
 
 
 @functools.lru_cache(maxsize=1)
-def _tables() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(joint regressor (12, V), hip regressor (2, V), joint weights (V, 12)), float32."""
-    regressor = load_landmark_regressor()
-    dense = torch.from_numpy(regressor[list(BODY_JOINTS) + HIPS].toarray().astype(np.float32))
-    return dense[:12], dense[12:], torch.from_numpy(load_joint_weights())
+def _tables() -> tuple[torch.Tensor, torch.Tensor]:
+    """(joint weights W (V, 12), their coupling R W (12, 12) through the joints' regressor rows R), float32."""
+    weights = torch.from_numpy(load_joint_weights())
+    regressor = torch.from_numpy(load_landmark_regressor()[list(BODY_JOINTS)].toarray().astype(np.float32))
+    return weights, regressor @ weights
 
 
 def move_joints(
-    vertices_m: torch.Tensor, targets_m: torch.Tensor, regressor: torch.Tensor, weights: torch.Tensor
+    vertices_m: torch.Tensor,
+    joints_m: torch.Tensor,
+    targets_m: torch.Tensor,
+    weights: torch.Tensor,
+    coupling: torch.Tensor,
 ) -> torch.Tensor:
-    """(B, V, 3) meshes -> (B, V, 3) meshes whose joints ``regressor`` (J, V) @ vertices are ``targets_m`` (B, J, 3).
+    """(B, V, 3) meshes whose J joints (B, J, 3), regressed by rows R, move to ``targets_m`` (B, J, 3).
 
-    Each vertex moves by ``weights`` (V, J) @ c, with c (B, J, 3) solving (regressor @ weights) c = targets - joints;
-    the J x J system is well conditioned when each joint's own vertices weigh mostly on it.
+    Each vertex moves by ``weights`` (V, J) @ c, with c (B, J, 3) solving ``coupling`` (J, J) = R @ weights times
+    c = targets - joints, so the regressed joints land on the targets (the system is well conditioned when each
+    joint's own vertices weigh mostly on it).
     """
-    joints = regressor @ vertices_m  # (B, J, 3)
-    c = torch.linalg.solve(regressor @ weights, targets_m - joints)  # (B, J, 3)
-    return vertices_m + weights @ c
+    b, v, _ = vertices_m.shape
+    c = torch.linalg.solve(coupling, targets_m - joints_m)  # (B, J, 3)
+    # Vertex-major (V, J) @ (J, B*3): one plain matmul (a batched one with 3 columns is several times slower).
+    return vertices_m + (weights @ c.transpose(0, 1).reshape(-1, b * 3)).view(v, b, 3).transpose(0, 1)
 
 
 def fuse_world_landmarks(
@@ -54,15 +60,15 @@ def fuse_world_landmarks(
 ) -> torch.Tensor:
     """MEGA's meshes (B, V, 3), camera orientation, moved ``share`` of the way toward the world landmarks (B, 33, 3)
     at the 12 body joints, both hip-centred. Rows whose body joints or hips the detector did not give (NaN) stay."""
-    regressor, hips, weights = _tables()
     world = torch.from_numpy(np.asarray(landmarks_world_m, np.float32))[:, list(BODY_JOINTS) + HIPS]  # (B, 14, 3)
     seen = torch.isfinite(world).all(dim=2).all(dim=1)  # (B,)
     if share == 0 or not bool(seen.any()):
         return vertices_m
     world = world[seen]
-    hip = (hips @ vertices_m[seen]).mean(dim=1, keepdim=True)  # (M, 1, 3) the mesh's hip centre
-    joints = regressor @ vertices_m[seen]  # (M, 12, 3)
+    moved = vertices_m[seen]  # (M, V, 3)
+    points = regress_landmarks(moved)  # (M, 33, 3)
+    joints, hip = points[:, list(BODY_JOINTS)], points[:, HIPS].mean(dim=1, keepdim=True)  # (M, 12, 3), (M, 1, 3)
     targets = joints + share * (world[:, :12] - world[:, 12:].mean(dim=1, keepdim=True) + hip - joints)
     fused = vertices_m.clone()
-    fused[seen] = move_joints(vertices_m[seen], targets, regressor, weights)
+    fused[seen] = move_joints(moved, joints, targets, *_tables())
     return fused
