@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,6 +122,27 @@ def test_append_across_flushes_commits_whole_flushes(tmp_path: Path) -> None:
     assert writer.frames_committed == 10 and writer.resume_from == 10
     writer.close()
     assert open_store(tmp_path / "run.zarr").num_frames == 12
+
+
+def test_each_commit_is_one_write_of_the_root_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frame count and the last frame index change together: a reader following a live store never sees one
+    without the other (zarr's attrs.update writes zarr.json once per key; the viewer once drew a committed frame
+    as empty because of that)."""
+    writer = StoreWriter(tmp_path / "run.zarr", attrs=ATTRS, flush_every=1)
+    root_writes: list[dict] = []
+    real_set = zarr.storage.LocalStore.set
+
+    async def spy(self: zarr.storage.LocalStore, key: str, value: Any) -> None:
+        await real_set(self, key, value)
+        if key == "zarr.json":
+            root_writes.append(json.loads(value.to_bytes())["attributes"])
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "set", spy)
+    for index in range(3):
+        writer.write(scripted_result(index))
+    writer.close()
+    commits = [(a["frames_committed"], a["last_frame_index"], a["status"]) for a in root_writes]
+    assert commits == [(1, 0, "writing"), (2, 1, "writing"), (3, 2, "writing"), (3, 2, "complete")]
 
 
 def test_late_field_and_field_missing_in_some_frames(tmp_path: Path) -> None:

@@ -146,7 +146,7 @@ class StoreWriter:
                 stacklevel=3,
             )
             del extra["config"]
-        root.attrs.update({**extra, "status": "writing"})
+        root.update_attributes({**extra, "status": "writing"})
         log.info("resuming %s after frame %d", self.path, stored["last_frame_index"])
         return root
 
@@ -207,14 +207,14 @@ class StoreWriter:
         intrinsics = source.get("intrinsics") if isinstance(source, Mapping) else getattr(source, "intrinsics", None)
         if intrinsics is not None:
             update["intrinsics"] = to_json(np.asarray(intrinsics, np.float64))
-        self._root.attrs.update(update)
+        self._root.update_attributes(update)
 
     def update_attrs(self, attrs: Mapping[str, Any]) -> None:
         """Record more root attrs (e.g. model ids) now."""
         extra = to_json(dict(attrs))
         if reserved := sorted(_RESERVED_ATTRS & extra.keys()):
             raise ValueError(f"attrs {reserved} are written by the store itself: leave them out")
-        self._root.attrs.update(extra)
+        self._root.update_attributes(extra)
 
     def write(self, result: FrameResult) -> None:
         """Buffer one frame's result; flushes every ``flush_every`` frames."""
@@ -252,7 +252,9 @@ class StoreWriter:
                 self._frames[name].append(np.array(frames[name], dtype))
             commit = {"frames_committed": self._frames_committed + len(results)}
             commit["last_frame_index"] = results[-1].frame_index
-            self._root.attrs.update(commit)  # the commit point: one atomic replace of zarr.json
+            # The commit point: one atomic replace of zarr.json. (zarr's attrs.update writes it once per key, so a
+            # reader could see the new frame count with the old last frame index.)
+            self._root.update_attributes(commit)
         except BaseException as error:
             # The store stays valid at its last commit (readers ignore the rows written since, a resume
             # truncates them), but this writer's view of it is not: refuse to go on.
@@ -278,7 +280,7 @@ class StoreWriter:
             raise
         finally:
             self._closed = True
-            self._root.attrs.update({"status": status if self._failed is None else "interrupted"})
+            self._root.update_attributes({"status": status if self._failed is None else "interrupted"})
             (self.path / _LOCK).unlink(missing_ok=True)
 
     def __enter__(self) -> StoreWriter:
