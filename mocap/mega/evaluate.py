@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mocap.body.joint_weights import BODY_JOINTS
 from mocap.mega.geometry import HIPS
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mocap.mega.rendered import RenderedExamples
     from mocap.tokenizer.model import MeshVQVAE
 
-BODY_12 = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+BODY_12 = list(BODY_JOINTS)  # shoulders, elbows, wrists, hips, knees, ankles (BlazePose indices)
 
 
 def procrustes_aligned(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -24,8 +24,7 @@ import torch
 
 from mocap.body.joint_weights import BODY_JOINTS, load_joint_weights
 from mocap.body.landmarks import load_landmark_regressor, regress_landmarks
-
-HIPS = [23, 24]  # BlazePose left and right hip
+from mocap.mega.geometry import HIPS  # BlazePose left and right hip
 
 
 @functools.lru_cache(maxsize=1)
