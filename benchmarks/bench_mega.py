@@ -255,13 +255,6 @@ def clip_mirror_view(detections: dict[str, np.ndarray]) -> MirrorView:
     return MirrorView(detections["mirror_landmarks_px"], detections["mirror_landmarks_world_m"])
 
 
-def mediapipe_mirror_view(detections: dict[str, np.ndarray]) -> np.ndarray:
-    """MediaPipe's world landmarks averaged over the frame and the flipped frame, where the flipped frame had the
-    person: the baseline with the same second measurement MEGA gets."""
-    direct, twin = detections["landmarks_world_m"], detections["mirror_landmarks_world_m"]
-    return np.where(np.isfinite(twin), (direct + twin) / 2, direct)  # NaN rows: the flipped frame had nobody
-
-
 def validation_clips(cache: Path, count: int) -> list[Path]:
     """The first ``count`` clips of ``mocap data renders --split validation`` (seeds 0.., 2 s), rendered into
     ``cache`` with their ground truth when missing: the validation subjects' videos, for choosing models."""
@@ -322,7 +315,8 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         view_mesh = mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored)
         viewed.append(errors_mm(view_mesh, truth_cam))
         viewed_world.append(errors_mm(fused(view_mesh, world_landmarks(crops, seen_mirrored)), truth_cam))
-        baseline_viewed.append(joint_errors_mm(mediapipe_mirror_view(detections), truth_lm))
+        # MediaPipe's own two-view mean: the baseline with the same second measurement MEGA gets.
+        baseline_viewed.append(joint_errors_mm(world_landmarks(crops, seen_mirrored), truth_lm))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
         canonical = body.canonical_vertices(
             torch.from_numpy(track["pose_rotmat"][rows]), torch.from_numpy(track["phenotype"][rows])

@@ -177,7 +177,13 @@ def load_landmark_regressor(path: Path = LANDMARK_FILE) -> scipy.sparse.csr_matr
 def _sparse_regressor(device: str, dtype: torch.dtype) -> torch.Tensor:
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul we use is stable
         warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(load_landmark_regressor().toarray()).to(device, dtype).to_sparse_csr()
+        regressor = load_landmark_regressor()
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(regressor.indptr.astype(np.int64)),
+            torch.from_numpy(regressor.indices.astype(np.int64)),
+            torch.from_numpy(regressor.data),
+            regressor.shape,
+        ).to(device, dtype)
 
 
 def regress_landmarks(vertices_m: torch.Tensor) -> torch.Tensor:
