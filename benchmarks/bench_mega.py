@@ -17,7 +17,9 @@ Sections:
   crop; against ``mega_expected`` alone on the same frames. ``mega_mirror_view`` (the offline default since session 8):
   averaged with MEGA's answer for the flipped frame as MediaPipe measured it there. ``_world`` (the defaults since
   session 9): then moved ``PolicyConfig.world_share`` of the way toward MediaPipe's world landmarks at the 12 body
-  joints (``mocap.mesh.fusion``; the two views' mean with the mirrored view).
+  joints (``mocap.mesh.fusion``; the two views' mean with the mirrored view). ``lifter``: the joint lifter's 12 joints
+  (``mocap.lifter``; ``lifter_mirror_view``: the two views' mean). ``_fused`` (the defaults since session 10): MEGA's
+  mesh moved ``PolicyConfig.lift_share`` of the way toward the lifter's joints and ``world_share`` toward MediaPipe's.
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
@@ -50,15 +52,16 @@ from scipy.stats import spearmanr
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
+from mocap.lifter.model import JointLifter, lift_joints, load_lifter
 from mocap.mega.conditioning import landmark_features
-from mocap.mega.evaluate import HIPS, joint_errors_mm, rendered_errors_mm
+from mocap.mega.evaluate import HIPS, body_joint_errors_mm, body_joints, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mega.synthetic import LandmarkSynthesis, synthesize_landmarks
 from mocap.mega.train import load_trained
-from mocap.mesh.fusion import fuse_world_landmarks
+from mocap.mesh.fusion import fuse_joint_estimates, fuse_world_landmarks
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.policy import PolicyConfig
 from mocap.mesh.stage import mirror_view_crops, world_landmarks
@@ -278,7 +281,9 @@ def validation_clips(cache: Path, count: int) -> list[Path]:
 
 
 @torch.no_grad()
-def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache: Path) -> tuple[dict, Crops]:
+def bench_mediapipe(
+    model: Mega, tokenizer: MeshVQVAE, lifter: JointLifter, clips: list[Path], cache: Path
+) -> tuple[dict, Crops]:
     from mocap.body.anny_body import AnnyBody
     from mocap.io.store import open_store
 
@@ -287,10 +292,20 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
     threshold = PolicyConfig().mirror_threshold
     all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
     viewed, baseline_viewed, mirrored_world, viewed_world = [], [], [], []
-    share = PolicyConfig().world_share
+    lifted, lifted_viewed, mirrored_fused, viewed_fused = [], [], [], []
+    policy = PolicyConfig()
+    share = 0.2  # session 9's default, world landmarks alone
 
     def fused(vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
         return fuse_world_landmarks(torch.from_numpy(vertices), world, share).numpy()
+
+    def fused_default(vertices: np.ndarray, crops: Crops, seen_mirrored: Crops | None) -> np.ndarray:
+        """The mesh stage's fusion: toward the lifter's joints and MediaPipe's world landmarks, shares of policy."""
+        estimates = [
+            (lift_joints(lifter, crops, seen_mirrored), policy.lift_share),
+            (body_joints(world_landmarks(crops, seen_mirrored)), policy.world_share),
+        ]
+        return fuse_joint_estimates(torch.from_numpy(vertices), estimates).numpy()
 
     for clip in clips:
         detections = detect_clip(clip, cache)
@@ -310,11 +325,16 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         live_mesh = mirror_averaged(predictor, tokenizer, crops, threshold)
         mirrored.append(errors_mm(live_mesh, truth_cam))
         mirrored_world.append(errors_mm(fused(live_mesh, world_landmarks(crops)), truth_cam))
+        mirrored_fused.append(errors_mm(fused_default(live_mesh, crops, None), truth_cam))
         mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
         seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
         view_mesh = mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored)
         viewed.append(errors_mm(view_mesh, truth_cam))
         viewed_world.append(errors_mm(fused(view_mesh, world_landmarks(crops, seen_mirrored)), truth_cam))
+        viewed_fused.append(errors_mm(fused_default(view_mesh, crops, seen_mirrored), truth_cam))
+        truth_joints = body_joints(truth_lm)
+        lifted.append(body_joint_errors_mm(lift_joints(lifter, crops), truth_joints))
+        lifted_viewed.append(body_joint_errors_mm(lift_joints(lifter, crops, seen_mirrored), truth_joints))
         # MediaPipe's own two-view mean: the baseline with the same second measurement MEGA gets.
         baseline_viewed.append(joint_errors_mm(world_landmarks(crops, seen_mirrored), truth_lm))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)
@@ -336,6 +356,10 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             "mega_mirror_view": summary(viewed[-1]),
             "mega_expected_mirror_world": summary(mirrored_world[-1]),
             "mega_mirror_view_world": summary(viewed_world[-1]),
+            "mega_expected_mirror_fused": summary(mirrored_fused[-1]),
+            "mega_mirror_view_fused": summary(viewed_fused[-1]),
+            "lifter": summary(lifted[-1]),
+            "lifter_mirror_view": summary(lifted_viewed[-1]),
             "mediapipe": summary(mp),
             "mediapipe_mirror_view": summary(baseline_viewed[-1]),
             "mirror_view_found": float(np.isfinite(detections["mirror_landmarks_px"]).all(axis=(1, 2)).mean()),
@@ -360,6 +384,9 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
             mega_mirror_view=summary(joined([viewed[i] for i in rows])),
             mega_expected_mirror_world=summary(joined([mirrored_world[i] for i in rows])),
             mega_mirror_view_world=summary(joined([viewed_world[i] for i in rows])),
+            mega_expected_mirror_fused=summary(joined([mirrored_fused[i] for i in rows])),
+            mega_mirror_view_fused=summary(joined([viewed_fused[i] for i in rows])),
+            lifter_mirror_view=summary(joined([lifted_viewed[i] for i in rows])),
             mediapipe=summary(joined([baseline[i] for i in rows])),
             mediapipe_mirror_view=summary(joined([baseline_viewed[i] for i in rows])),
         )
@@ -374,6 +401,12 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         "world_share": share,
         "mega_expected_mirror_world": (live_world := summary(joined(mirrored_world))),
         "mega_mirror_view_world": (view_world := summary(joined(viewed_world))),
+        "lift_share": policy.lift_share,
+        "fused_world_share": policy.world_share,
+        "mega_expected_mirror_fused": (live_fused := summary(joined(mirrored_fused))),
+        "mega_mirror_view_fused": (view_fused := summary(joined(viewed_fused))),
+        "lifter": summary(joined(lifted)),
+        "lifter_mirror_view": summary(joined(lifted_viewed)),
         "mediapipe_world": mp_all,
         "mediapipe_world_mirror_view": (mp_view_all := summary(joined(baseline_viewed))),
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
@@ -382,6 +415,9 @@ def bench_mediapipe(model: Mega, tokenizer: MeshVQVAE, clips: list[Path], cache:
         "mpjpe_change_vs_mediapipe_mirror_view_world": round(view_world["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_mirror_view_world_both": round(view_world["mpjpe"] / mp_view_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected_mirror_world": round(live_world["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view_fused": round(view_fused["mpjpe"] / mp_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_mirror_view_fused_both": round(view_fused["mpjpe"] / mp_view_all["mpjpe"] - 1, 3),
+        "mpjpe_change_vs_mediapipe_expected_mirror_fused": round(live_fused["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected": round(expected_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "mpjpe_change_vs_mediapipe_expected_mirror": round(mirror_default["mpjpe"] / mp_all["mpjpe"] - 1, 3),
         "tokenizer_floor": summary(joined(floor)),
@@ -479,6 +515,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=Path("models/mega_anny/mega.pt"))
     parser.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
+    parser.add_argument("--lifter", type=Path, default=Path("models/lifter_anny/lifter.pt"))
     parser.add_argument("--clips", nargs="*", type=Path, default=[], help="mocap synth videos with CLIP.gt.zarr")
     parser.add_argument(
         "--renders", type=Path, help="a `mocap data renders --split validation` folder: MEGA vs MediaPipe on it"
@@ -507,6 +544,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_trained(args.model).float(), MeshVQVAE.load(args.tokenizer).eval()
+    lifter = load_lifter(args.lifter)
     # Sections this run does not measure are kept from --out (each section says what it measured).
     kept = json.loads(args.out.read_text()) if args.out.exists() else {}
     result: dict = {
@@ -537,10 +575,10 @@ def main() -> None:
         result["policy_calibration"] = bench_policy_calibration(model, tokenizer, validation)
     if args.validation_clips:
         clips = validation_clips(args.cache, args.validation_clips)
-        result["mediapipe_validation"], _ = bench_mediapipe(model, tokenizer, clips, args.cache)
+        result["mediapipe_validation"], _ = bench_mediapipe(model, tokenizer, lifter, clips, args.cache)
         result["mediapipe_validation"].pop("clips")
     if args.clips:
-        result["mediapipe"], crops = bench_mediapipe(model, tokenizer, args.clips, args.cache)
+        result["mediapipe"], crops = bench_mediapipe(model, tokenizer, lifter, args.clips, args.cache)
         result["speed"] = bench_speed(model, tokenizer, crops)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

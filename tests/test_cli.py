@@ -269,8 +269,12 @@ def test_world_share_moves_the_body_joints_toward_the_detected_world_landmarks(m
     from mocap.mega.evaluate import BODY_12, body_joints
 
     assert open_store(mesh_run).attrs["config"]["policy"]["world_share"] == PolicyConfig().world_share
-    onto = open_store(short_walk_run(tmp_path / "onto.zarr", "--no-mirror-view", "--world-share", "1"))
-    own = open_store(short_walk_run(tmp_path / "own.zarr", "--no-mirror-view", "--world-share", "0"))
+    onto = open_store(
+        short_walk_run(tmp_path / "onto.zarr", "--no-mirror-view", "--lift-share", "0", "--world-share", "1")
+    )
+    own = open_store(
+        short_walk_run(tmp_path / "own.zarr", "--no-mirror-view", "--lift-share", "0", "--world-share", "0")
+    )
     a, b = onto.track(onto.track_ids[0]), own.track(own.track_ids[0])
     world = a["landmarks_world_m"]
     np.testing.assert_allclose(body_joints(a["joints_cam_m"]), body_joints(world), atol=1e-4)
@@ -278,6 +282,38 @@ def test_world_share_moves_the_body_joints_toward_the_detected_world_landmarks(m
     miss = np.linalg.norm(body_joints(b["joints_cam_m"]) - body_joints(world), axis=-1).mean()
     assert 0.01 < miss < 0.3, miss  # MEGA's own joints are centimetres off MediaPipe's
     assert np.all(np.isfinite(world[:, BODY_12]))
+
+
+def test_lift_share_moves_the_body_joints_onto_the_lifters(
+    mesh_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--lift-share 1 puts the stored mesh's 12 body joints (hip-centred) on the joint lifter's answer for the stored
+    landmarks; the shares are recorded, and shares summing past 1 are refused."""
+    from mocap.lifter.model import lift_joints, load_lifter
+    from mocap.mega.evaluate import body_joints
+    from mocap.mesh.crop import square_crops
+    from mocap.mesh.models import LIFTER, model_path
+    from mocap.mesh.stage import crop_landmarks
+    from mocap.types import Crops
+
+    assert open_store(mesh_run).attrs["config"]["policy"]["lift_share"] == PolicyConfig().lift_share
+    onto = open_store(
+        short_walk_run(tmp_path / "lift.zarr", "--no-mirror-view", "--lift-share", "1", "--world-share", "0")
+    )
+    assert onto.attrs["models"]["lifter_anny"].startswith("lifter_anny/lifter.pt sha256:")
+    track = onto.track(onto.track_ids[0])
+    landmarks_px, box = track["landmarks_px"], track["xyxy_px"]
+    center, size = square_crops(landmarks_px, box)
+    crops = Crops(
+        track.frame_index, center, size, crop_landmarks(landmarks_px, center, size), track["landmarks_world_m"]
+    )
+    lifted = lift_joints(load_lifter(model_path(LIFTER)), crops)
+    np.testing.assert_allclose(body_joints(track["joints_cam_m"]), lifted, atol=1e-4)
+    capsys.readouterr()
+    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
+    shares = ["--lift-share", "0.8", "--world-share", "0.3", "--max-frames", "1"]
+    assert main(["run", str(sample), "-o", str(tmp_path / "x.zarr"), *shares]) != 0
+    assert "at most 1" in capsys.readouterr().err
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:

@@ -95,12 +95,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "them; 0 = every crop, 1 = none)",
     )
     p.add_argument(
+        "--lift-share",
+        type=float,
+        default=PolicyConfig.lift_share,
+        metavar="S",
+        help="move each mesh a share S of the way toward the joint lifter's 3-D body joints (default %(default)s: "
+        "lower error, measured on validation renders; 0 = MEGA's own mesh, 1 = onto them)",
+    )
+    p.add_argument(
         "--world-share",
         type=float,
         default=PolicyConfig.world_share,
         metavar="S",
-        help="move each mesh a share S of the way toward the detector's 3-D world landmarks at its 12 body joints "
-        "(default %(default)s: lower error, measured on validation renders; 0 = MEGA's own mesh, 1 = onto them)",
+        help="and a share S toward the detector's 3-D world landmarks at the same joints (default %(default)s)",
     )
     p.add_argument(
         "--mirror-view",
@@ -168,8 +175,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--sample-above is an uncertainty in [0, 1], got {args.sample_above}")
     if not 0 <= args.mirror_above <= 1:
         raise ConfigError(f"--mirror-above is an uncertainty in [0, 1], got {args.mirror_above}")
-    if not 0 <= args.world_share <= 1:
-        raise ConfigError(f"--world-share is a share in [0, 1], got {args.world_share}")
+    for flag, share in (("--lift-share", args.lift_share), ("--world-share", args.world_share)):
+        if not 0 <= share <= 1:
+            raise ConfigError(f"{flag} is a share in [0, 1], got {share}")
+    if args.lift_share + args.world_share > 1:
+        raise ConfigError(f"--lift-share + --world-share is at most 1, got {args.lift_share + args.world_share}")
     if args.refine < 0:
         raise ConfigError(f"--refine must be >= 0 steps, got {args.refine}")
     policy = PolicyConfig(
@@ -179,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         decode=args.decode,
         refine_iterations=args.refine,
         mirror_threshold=args.mirror_above,
+        lift_share=args.lift_share,
         world_share=args.world_share,
     )
     mirror_view = policy.mode != "live" if args.mirror_view is None else args.mirror_view

@@ -1,4 +1,4 @@
-"""``mocap train tokenizer|mega|spread``: train the models that ship under ``models/``.
+"""``mocap train tokenizer|mega|lifter|spread``: train the models that ship under ``models/``.
 
 One function pair per sub-subcommand: ``_add_<name>(sub)`` declares its flags and ``_run_<name>(args)``
 runs it. ``mocap train mega`` is added beside ``tokenizer`` the same way.
@@ -12,10 +12,13 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model (tokenizer, mega, spread)", description="Train a model of mocap.")
+    p = sub.add_parser(
+        "train", help="train a model (tokenizer, mega, lifter, spread)", description="Train a model of mocap."
+    )
     models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
     _add_tokenizer(models)
     _add_mega(models)
+    _add_lifter(models)
     _add_spread(models)
 
 
@@ -175,6 +178,71 @@ def _run_mega(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     print(json.dumps(train_mega(recipe), indent=2))
+    return 0
+
+
+# -- mocap train lifter ----------------------------------------------------------------------------
+
+
+def _add_lifter(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "lifter",
+        help="train the joint lifter (landmarks -> 12 body joints in 3-D)",
+        description="Train the joint lifter (mocap.lifter) on detector-measured renders (`mocap data renders`) "
+        "mixed with synthetic crops of every train motion; the mesh stage fuses its joints with MEGA's mesh.",
+    )
+    p.add_argument("--renders", type=Path, nargs="+", required=True, help="`mocap data renders` folders (train split)")
+    p.add_argument(
+        "--validation", type=Path, help="a `mocap data renders --split validation` folder: figures in metrics.json"
+    )
+    p.add_argument("--out", type=Path, required=True, help="run folder: last.pt (resumable), lifter.pt, metrics.json")
+    p.add_argument("--steps", type=int, default=6000, help="optimiser steps (default 6000)")
+    p.add_argument("--batch", type=int, default=256, help="examples per step (default 256)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate (default 1e-3)")
+    p.add_argument("--width", type=int, default=1024, help="hidden width (default 1024)")
+    p.add_argument("--blocks", type=int, default=2, help="residual blocks (default 2)")
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout in each block (default 0.1)")
+    p.add_argument(
+        "--synthetic", type=int, default=102_400, help="synthetic crops made once per run (default 102400; 0 = none)"
+    )
+    p.add_argument(
+        "--synthetic-fraction", type=float, default=0.5, help="share of each batch drawn from them (default 0.5)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
+    p.add_argument("--stop-at", type=int, help="stop at this step (checkpointed) while the schedule runs to --steps")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    p.set_defaults(handler=_run_lifter)
+
+
+def _run_lifter(args: argparse.Namespace) -> int:
+    import torch
+
+    from mocap.errors import ConfigError
+    from mocap.lifter.model import LifterConfig
+    from mocap.lifter.train import LifterRecipe, train_lifter
+
+    if not 0 <= args.synthetic_fraction <= 1:
+        raise ConfigError(f"--synthetic-fraction is a share in [0, 1], got {args.synthetic_fraction}")
+    torch.set_num_threads(args.threads)
+    recipe = LifterRecipe(
+        out=args.out,
+        renders=tuple(args.renders),
+        validation=args.validation,
+        model=LifterConfig(width=args.width, blocks=args.blocks, dropout=args.dropout),
+        steps=args.steps,
+        batch_size=args.batch,
+        lr=args.lr,
+        synthetic=args.synthetic,
+        synthetic_fraction=args.synthetic_fraction,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        stop_at=args.stop_at,
+        resume=args.resume,
+    )
+    metrics = train_lifter(recipe)
+    print(json.dumps({"out": str(args.out), "final": metrics["final"]}, indent=2))
     return 0
 
 

@@ -48,7 +48,11 @@ def body_joints(landmarks_m: np.ndarray) -> np.ndarray:
 
 def joint_errors_mm(pred_landmarks_m: np.ndarray, truth_landmarks_m: np.ndarray) -> dict[str, np.ndarray]:
     """(B, 33, 3) landmark sets in one frame -> per-item MPJPE and PA-MPJPE (B,) in mm on the 12 body joints."""
-    pred, truth = body_joints(pred_landmarks_m), body_joints(truth_landmarks_m)
+    return body_joint_errors_mm(body_joints(pred_landmarks_m), body_joints(truth_landmarks_m))
+
+
+def body_joint_errors_mm(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """(B, 12, 3) hip-centred body joints in one frame -> per-item MPJPE and PA-MPJPE (B,) in mm."""
     return {
         "mpjpe": 1000 * np.linalg.norm(pred - truth, axis=-1).mean(1),
         "pa_mpjpe": 1000 * np.linalg.norm(procrustes_aligned(pred, truth) - truth, axis=-1).mean(1),

@@ -1,22 +1,24 @@
-"""Fusion of MEGA's mesh with the detector's 3-D world landmarks: the mesh moves a share of the way toward them.
+"""Fusion of MEGA's mesh with other estimates of the body's joints: the mesh moves a share of the way toward each.
 
-MEGA's mesh and MediaPipe's world landmarks are two estimates of the same body with partly independent errors, so a
-weighted mean of the two beats either (an ensemble, as the mirrored view is). On the 12 body joints, hip-centred:
-with ``share`` 0.2, on validation renders MPJPE 105.3 -> 104.3 mm and PA-MPJPE 70.1 -> 67.4, on the test renders
-118.9 -> 115.0 and 69.7 -> 66.3 (models/mega_anny/MODEL_CARD.md, "World-landmark fusion").
+MEGA's mesh, MediaPipe's 3-D world landmarks and the joint lifter's joints (``mocap.lifter``) are estimates of the
+same body with partly independent errors, so a weighted mean beats each (an ensemble, as the mirrored view is). On
+the 12 body joints, hip-centred, the defaults (``PolicyConfig.lift_share``, ``world_share``) are chosen on validation
+renders; the figures are in models/lifter_anny/MODEL_CARD.md and models/mega_anny/MODEL_CARD.md ("Fusion").
 
-The mesh moves by its joints: the 12 targets are ``joints + share * (world - joints)`` (both hip-centred, so the
-hip centre, and with it the mesh's placement, stays), and each vertex moves by the displacement ``c`` of its
-joints blended by :func:`mocap.body.joint_weights.load_joint_weights` (V, 12), with ``c`` solved so that the
-regressed joints land exactly on the targets. Frames: camera orientation (x right, y down, z forward), metres.
+The mesh moves by its joints: the 12 targets are ``joints + sum_i share_i * (estimate_i - joints)`` (all
+hip-centred, so the hip centre, and with it the mesh's placement, stays), and each vertex moves by the displacement
+``c`` of its joints blended by :func:`mocap.body.joint_weights.load_joint_weights` (V, 12), with ``c`` solved so that
+the regressed joints land exactly on the targets. Frames: camera orientation (x right, y down, z forward), metres.
 
 Example:
-    >>> fused = fuse_world_landmarks(vertices_m, landmarks_world_m, share=0.2)  # doctest: +SKIP
+    >>> estimates = [(lifted_m, 0.6), (body_joints(landmarks_world_m), 0.1)]  # (B, 12, 3) each, and shares
+    >>> fused = fuse_joint_estimates(vertices_m, estimates)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,7 @@ import torch
 
 from mocap.body.joint_weights import BODY_JOINTS, load_joint_weights
 from mocap.body.landmarks import load_landmark_regressor, regress_landmarks
+from mocap.mega.evaluate import body_joints
 from mocap.mega.geometry import HIPS  # BlazePose left and right hip
 
 
@@ -54,20 +57,35 @@ def move_joints(
     return vertices_m + (weights @ c.transpose(0, 1).reshape(-1, b * 3)).view(v, b, 3).transpose(0, 1)
 
 
+def fuse_joint_estimates(
+    vertices_m: torch.Tensor, estimates: Sequence[tuple[npt.NDArray[np.floating], float]]
+) -> torch.Tensor:
+    """MEGA's meshes (B, V, 3), camera orientation, moved toward other estimates of their 12 body joints.
+
+    ``estimates``: pairs of (B, 12, 3) hip-centred joints and the share of the way to move toward them. An estimate's
+    rows holding NaN (a detector that gave nothing) do not pull; rows nothing pulls are returned unchanged.
+    """
+    pulls = [(torch.from_numpy(np.asarray(joints, np.float32)), share) for joints, share in estimates if share != 0]
+    if not pulls or not len(vertices_m):
+        return vertices_m
+    points = regress_landmarks(vertices_m)  # (B, 33, 3)
+    joints = points[:, list(BODY_JOINTS)]  # (B, 12, 3)
+    centred = joints - points[:, HIPS].mean(dim=1, keepdim=True)
+    offset, pulled = torch.zeros_like(joints), torch.zeros(len(joints), dtype=torch.bool)
+    for estimate, share in pulls:
+        seen = torch.isfinite(estimate).all(dim=2).all(dim=1)  # (B,)
+        offset[seen] += share * (estimate[seen] - centred[seen])
+        pulled |= seen
+    if not bool(pulled.any()):
+        return vertices_m
+    fused = vertices_m.clone()
+    fused[pulled] = move_joints(vertices_m[pulled], joints[pulled], (joints + offset)[pulled], *_tables())
+    return fused
+
+
 def fuse_world_landmarks(
     vertices_m: torch.Tensor, landmarks_world_m: npt.NDArray[np.floating], share: float
 ) -> torch.Tensor:
-    """MEGA's meshes (B, V, 3), camera orientation, moved ``share`` of the way toward the world landmarks (B, 33, 3)
-    at the 12 body joints, both hip-centred. Rows whose body joints or hips the detector did not give (NaN) stay."""
-    world = torch.from_numpy(np.asarray(landmarks_world_m, np.float32))[:, list(BODY_JOINTS) + HIPS]  # (B, 14, 3)
-    seen = torch.isfinite(world).all(dim=2).all(dim=1)  # (B,)
-    if share == 0 or not bool(seen.any()):
-        return vertices_m
-    world = world[seen]
-    moved = vertices_m[seen]  # (M, V, 3)
-    points = regress_landmarks(moved)  # (M, 33, 3)
-    joints, hip = points[:, list(BODY_JOINTS)], points[:, HIPS].mean(dim=1, keepdim=True)  # (M, 12, 3), (M, 1, 3)
-    targets = joints + share * (world[:, :12] - world[:, 12:].mean(dim=1, keepdim=True) + hip - joints)
-    fused = vertices_m.clone()
-    fused[seen] = move_joints(moved, joints, targets, *_tables())
-    return fused
+    """MEGA's meshes (B, V, 3) moved ``share`` of the way toward the detector's world landmarks (B, 33, 3) at the 12
+    body joints, both hip-centred (:func:`fuse_joint_estimates` with that one estimate)."""
+    return fuse_joint_estimates(vertices_m, [(body_joints(landmarks_world_m), share)])

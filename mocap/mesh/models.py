@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from mocap.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
+    from mocap.lifter.model import JointLifter
     from mocap.mega.model import Mega
     from mocap.mesh.spread import SpreadPrior
     from mocap.tokenizer.model import MeshVQVAE
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 TOKENIZER = "tokenizer_anny/tokenizer.pt"
 MEGA = "mega_anny/mega.pt"
 SPREAD = "mega_anny/spread_prior.npz"  # fitted to MEGA + tokenizer by `mocap train spread`
+LIFTER = "lifter_anny/lifter.pt"
 
 
 def models_dir() -> Path:
@@ -52,7 +54,8 @@ def model_path(name: str) -> Path:
 def model_ids() -> dict[str, str]:
     """Name -> "file sha256[:12]" of the default models, recorded in every store's attrs."""
     ids = {}
-    for key, name in (("tokenizer_anny", TOKENIZER), ("mega_anny", MEGA), ("spread_prior", SPREAD)):
+    named = (("tokenizer_anny", TOKENIZER), ("mega_anny", MEGA), ("spread_prior", SPREAD), ("lifter_anny", LIFTER))
+    for key, name in named:
         digest = hashlib.sha256(model_path(name).read_bytes()).hexdigest()[:12]
         ids[key] = f"{name} sha256:{digest}"
     return ids
@@ -60,14 +63,17 @@ def model_ids() -> dict[str, str]:
 
 @dataclass
 class MeshModels:
-    """The tokenizer, MEGA and their spread prior (None only while ``mocap train spread`` fits it), loaded once."""
+    """The tokenizer, MEGA, their spread prior (None only while ``mocap train spread`` fits it) and the joint
+    lifter, loaded once."""
 
     tokenizer: MeshVQVAE
     mega: Mega
+    lifter: JointLifter
     spread: SpreadPrior | None = None
 
     @classmethod
     def load_default(cls, device: str = "cpu", spread: bool = True) -> MeshModels:
+        from mocap.lifter.model import load_lifter
         from mocap.mega.train import load_trained
         from mocap.mesh.spread import SpreadPrior
         from mocap.tokenizer.model import MeshVQVAE
@@ -75,4 +81,4 @@ class MeshModels:
         tokenizer = MeshVQVAE.load(model_path(TOKENIZER), map_location=device).eval()
         mega = load_trained(model_path(MEGA)).to(device).eval()
         prior = SpreadPrior.load(model_path(SPREAD)) if spread else None
-        return cls(tokenizer=tokenizer, mega=mega, spread=prior)
+        return cls(tokenizer=tokenizer, mega=mega, lifter=load_lifter(model_path(LIFTER)), spread=prior)

@@ -40,10 +40,11 @@ class PolicyConfig:
         left-right mirror image, mirrored back (``mocap.mesh.mirror``; one more argmax pass and decode for those
         crops; refinement, when on, refines both). 0 = every crop, 1 = none. 0.4 is the most selective value
         that loses nothing on validation renders (models/mega_anny/MODEL_CARD.md, "Mirror averaging").
-    world_share: how far each deterministic mesh moves toward the detector's 3-D world landmarks at its 12 body
-        joints (``mocap.mesh.fusion``; the two views' mean where the flipped frame was measured too): 0 = MEGA's
-        own mesh, 1 = onto the landmarks. 0.2 is the best MPJPE on validation renders, and better PA-MPJPE and
-        PVE too (models/mega_anny/MODEL_CARD.md, "World-landmark fusion").
+    lift_share: how far each deterministic mesh moves toward the joint lifter's 12 body joints (``mocap.lifter``,
+        ``mocap.mesh.fusion``; the two views' mean where the flipped frame was measured too): 0 = MEGA's own mesh,
+        1 = onto the lifter's joints.
+    world_share: how far it moves toward the detector's 3-D world landmarks at the same joints, on top (0 = not).
+        Both shares are the best MPJPE on validation renders (models/lifter_anny/MODEL_CARD.md, "Fusion").
     """
 
     mode: Mode = "offline"
@@ -53,7 +54,8 @@ class PolicyConfig:
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
     mirror_threshold: float = 0.4
-    world_share: float = 0.2
+    lift_share: float = 0.6
+    world_share: float = 0.1
 
 
 def crops_to_sample(

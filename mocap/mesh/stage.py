@@ -6,8 +6,8 @@ doubtful crops' own), K stochastic samples where the policy says so,
 tokenizer decode (after an optional refinement onto the detector's landmarks, :mod:`mocap.mesh.refine`),
 those answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
 orientation in the camera frame (rotation from the 6D head about the vertex centroid), a share of the way
-toward the detector's 3-D world landmarks at the body joints (:mod:`mocap.mesh.fusion`), translation from
-the weak-perspective crop camera and the intrinsics, and BlazePose-compatible joints from the mesh.
+toward the joint lifter's body joints and the detector's 3-D world landmarks (:mod:`mocap.mesh.fusion`),
+translation from the weak-perspective crop camera and the intrinsics, and BlazePose-compatible joints from the mesh.
 The online smoother then filters every track (see :mod:`mocap.smooth.online`).
 """
 
@@ -24,10 +24,12 @@ from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
 from mocap.errors import ModelNotFoundError
+from mocap.lifter.model import lift_joints
+from mocap.mega.evaluate import body_joints
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
-from mocap.mesh.fusion import fuse_world_landmarks
+from mocap.mesh.fusion import fuse_joint_estimates
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.models import MeshModels
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
@@ -172,9 +174,10 @@ class MeshEstimator:
         focal = np.full(len(tracks), intrinsics[0, 0])
         principal = np.broadcast_to(intrinsics[:2, 2], (len(tracks), 2))
         translation = weak_perspective_to_translation(tokens.camera, crops.center_px, crops.size_px, focal, principal)
-        oriented = fuse_world_landmarks(  # (N, V, 3) camera orientation, centred
-            canonical @ rotation.transpose(1, 2), world_landmarks(crops, seen_mirrored), self.policy.world_share
-        )
+        estimates = [(body_joints(world_landmarks(crops, seen_mirrored)), self.policy.world_share)]
+        if self.policy.lift_share > 0:
+            estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
+        oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates)  # (N, V, 3) camera, centred
         posed = oriented.numpy() + translation[:, None, :]  # (N, V, 3)
         vertices = posed.astype(np.float32)
         joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible

@@ -1,0 +1,133 @@
+"""The joint lifter: one crop's MediaPipe landmarks -> its 12 body joints in 3-D, hip-centred, camera orientation.
+
+Why a second network beside MEGA: MEGA predicts 54 mesh tokens out of 512 codes each, and at the size this CPU
+trained (1.6 M parameters, ~2.6 h) it is far from what the detector's landmarks allow: a residual MLP regressing
+the 12 joints directly, trained in ~15 min on the same renders (plus synthetic crops of all train motions), misses
+the truth by less than MEGA's mesh does (models/lifter_anny/MODEL_CARD.md). Its joints are one more estimate of the
+body, with errors of their own, which the mesh stage fuses with MEGA's mesh (``mocap.mesh.fusion``): the mesh, its
+tokens and its uncertainty stay MEGA's; its joints move toward the lifter's.
+
+Input: (B, 33, 6) crop x, y in [-1, 1] (x right, y down), visibility, MediaPipe world x, y, z (hip-centred, metres),
+exactly MEGA's conditioning. As MEGA's ``upright`` option does, the crop is first turned about the viewing axis so
+that the torso points up, and the answer is turned back, so an upside-down body is read as an upright one.
+
+Example:
+    >>> lifter = load_lifter(Path("models/lifter_anny/lifter.pt"))  # doctest: +SKIP
+    >>> joints_m = lift_joints(lifter, crops)  # (N, 12, 3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from mocap.body.joint_weights import BODY_JOINTS
+from mocap.body.symmetry import LANDMARK_MIRROR
+from mocap.errors import ModelNotFoundError
+from mocap.mega.geometry import HIPS, turn_landmark_features, upright_angle, view_axis_rotation
+from mocap.mesh.mirror import mirror_crops
+from mocap.types import Crops
+
+NUM_JOINTS = len(BODY_JOINTS)
+# Index of each body joint's mirror image among the 12 (left <-> right), and of the two hips.
+JOINT_MIRROR = tuple(BODY_JOINTS.index(int(LANDMARK_MIRROR[j])) for j in BODY_JOINTS)
+JOINT_HIPS = [BODY_JOINTS.index(j) for j in HIPS]
+
+
+@dataclass(frozen=True)
+class LifterConfig:
+    """A residual MLP: 198 inputs -> ``width`` -> ``blocks`` x (LayerNorm, Linear, GELU, Dropout, Linear) -> 36."""
+
+    width: int = 1024
+    blocks: int = 2
+    dropout: float = 0.1
+
+
+class JointLifter(nn.Module):
+    def __init__(self, config: LifterConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or LifterConfig()
+        w = self.config.width
+        self.embed = nn.Linear(33 * 6, w)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Dropout(self.config.dropout), nn.Linear(w, w))
+            for _ in range(self.config.blocks)
+        )
+        self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, NUM_JOINTS * 3))
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        """(B, 33, 6) landmark features (NaN where the detector gave none) -> (B, 12, 3) body joints, metres,
+        hip-centred (mean of BlazePose 23 and 24), camera orientation (x right, y down, z forward)."""
+        turn = view_axis_rotation(upright_angle(cond))  # (B, 3, 3) upright view -> camera
+        upright = turn_landmark_features(torch.nan_to_num(cond), turn.transpose(1, 2))
+        h = self.embed(upright.flatten(1))
+        for block in self.blocks:
+            h = h + block(h)
+        joints = self.head(h).view(-1, NUM_JOINTS, 3)
+        joints = joints - joints[:, JOINT_HIPS].mean(dim=1, keepdim=True)  # hip-centred by construction
+        return joints @ turn.transpose(1, 2)  # rows: (turn j)^T
+
+
+def crop_features(crops: Crops) -> torch.Tensor:
+    """The lifter's (and MEGA's) input for ``crops``: (N, 33, 6) crop x, y, visibility, world x, y, z."""
+    return torch.from_numpy(np.concatenate([crops.landmarks_crop, crops.landmarks_world_m], axis=-1).astype(np.float32))
+
+
+def mirror_joints(joints_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """(N, 12, 3) body joints -> those of the mirror image (x negated, left <-> right)."""
+    mirrored = joints_m[:, JOINT_MIRROR].copy()
+    mirrored[..., 0] *= -1
+    return mirrored
+
+
+@torch.no_grad()
+def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
+    """(N, 12, 3) hip-centred body joints of ``crops``, camera orientation, metres: the mean of the lifter's answer
+    for each crop and its answer for a mirror image, mirrored back, so the result is exactly flip-equivariant.
+
+    The mirror image is the flipped frame's own crop where the flipped frame measured the person too (finite rows
+    of ``seen_mirrored``, ``mocap.mesh.stage``): a second measurement, as the mesh stage uses for MEGA. Elsewhere it
+    is the crop's landmarks mirrored (the lifter was trained on both, so this is a free second opinion).
+    """
+    if not len(crops):
+        return np.zeros((0, NUM_JOINTS, 3), np.float32)
+    twin = crops
+    if seen_mirrored is not None:
+        measured = np.isfinite(seen_mirrored.landmarks_crop).all(axis=(1, 2))[:, None, None]  # (N, 1, 1)
+        twin = replace(
+            crops,
+            landmarks_crop=np.where(measured, seen_mirrored.landmarks_crop, crops.landmarks_crop),
+            landmarks_world_m=np.where(measured, seen_mirrored.landmarks_world_m, crops.landmarks_world_m),
+        )
+    joints = lifter(crop_features(crops)).numpy()
+    mirrored = mirror_joints(lifter(crop_features(mirror_crops(twin))).numpy())
+    return (joints + mirrored) / 2
+
+
+def save_lifter(lifter: JointLifter, path: Path, metadata: dict[str, Any] | None = None) -> None:
+    """Float16 weights + config (+ ``metadata``: the command, data and metrics that made them), written atomically."""
+    state = {name: value.detach().cpu().half() for name, value in lifter.state_dict().items()}
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"config": asdict(lifter.config), "state": state, "metadata": metadata or {}}, partial)
+    partial.replace(path)
+
+
+def load_lifter(path: Path) -> JointLifter:
+    """A lifter saved by :func:`save_lifter` (or a training checkpoint's ``model``), in eval mode, float32."""
+    if not Path(path).is_file():
+        raise ModelNotFoundError(f"lifter file {path} is missing: train one with `mocap train lifter --out DIR`")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        lifter = JointLifter(LifterConfig(**saved["config"]))
+        lifter.load_state_dict({name: value.float() for name, value in saved["state"].items()})
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ModelNotFoundError(
+            f"{path} is not a joint lifter saved by mocap ({error}): retrain it with `mocap train lifter`"
+        ) from error
+    return lifter.eval()
