@@ -15,7 +15,8 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - frames/s of the run, peak memory, store bytes per person-frame.
 
 Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--mirror-above U]
-[--[no-]mirror-view] [--out FILE.json]`` (default out: ``results/capture.json``, ``capture_live.json``,
+[--[no-]mirror-view] [--lift-share S] [--world-share S] [--out FILE.json]``
+(default out: ``results/capture.json``, ``capture_live.json``,
 ``capture_refine.json``, ``capture_mirror1.json``, ``capture_nomirrorview.json`` ... by mode, refinement, mirror
 averaging and mirrored view; default: the pipeline's defaults).
 """
@@ -154,11 +155,14 @@ def run_clip(
     refine: int = 0,
     mirror_above: float | None = None,
     mirror_view: bool | None = None,
+    shares: tuple[float | None, float | None] = (None, None),
 ) -> dict:
     store = out_dir / f"{clip.stem}.{mode}.zarr"
     command = [sys.executable, "-m", "mocap.cli", "run", str(clip), "-o", str(store), "--no-progress", "--mode", mode]
     command += ["--refine", str(refine)] + ([] if mirror_above is None else ["--mirror-above", str(mirror_above)])
     command += [] if mirror_view is None else ["--mirror-view" if mirror_view else "--no-mirror-view"]
+    for flag, share in zip(("--lift-share", "--world-share"), shares, strict=True):
+        command += [] if share is None else [flag, str(share)]
     start = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
@@ -188,16 +192,20 @@ def main() -> None:
     parser.add_argument(
         "--mirror-view", action=argparse.BooleanOptionalAction, help="mocap run --[no-]mirror-view (default: its own)"
     )
+    parser.add_argument("--lift-share", type=float, help="mocap run --lift-share S (default: its own)")
+    parser.add_argument("--world-share", type=float, help="mocap run --world-share S (default: its own)")
     parser.add_argument(
         "--out",
         type=Path,
-        help="default: results/capture[_live|_quality][_refine][_mirrorU][_[no]mirrorview].json",
+        help="default: results/capture[_live|_quality][_refine][_mirrorU][_[no]mirrorview][_liftS][_worldS].json",
     )
     args = parser.parse_args()
     if args.out is None:  # one file per configuration, so that a live run never overwrites the offline figures
         name = "capture" + ("" if args.mode == "offline" else f"_{args.mode}") + ("_refine" if args.refine else "")
         name += "" if args.mirror_above is None else f"_mirror{args.mirror_above:g}"
         name += "" if args.mirror_view is None else ("_mirrorview" if args.mirror_view else "_nomirrorview")
+        name += "" if args.lift_share is None else f"_lift{args.lift_share:g}"
+        name += "" if args.world_share is None else f"_world{args.world_share:g}"
         args.out = ROOT / "benchmarks" / "results" / f"{name}.json"
     report: dict = {
         "benchmark": __doc__.splitlines()[0],
@@ -205,13 +213,16 @@ def main() -> None:
         "refine": args.refine,
         "mirror_above": args.mirror_above,
         "mirror_view": args.mirror_view,
+        "lift_share": args.lift_share,
+        "world_share": args.world_share,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count()},
         "clips": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            speed = run_clip(clip, args.mode, Path(tmp), args.refine, args.mirror_above, args.mirror_view)
+            shares = (args.lift_share, args.world_share)
+            speed = run_clip(clip, args.mode, Path(tmp), args.refine, args.mirror_above, args.mirror_view, shares)
             accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
             report["clips"][clip.name] = {**accuracy, **speed}
             print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)

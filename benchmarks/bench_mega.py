@@ -534,6 +534,9 @@ def main() -> None:
         action="store_true",
         help="re-measure only the speed section (on the first --clips clip's crops); --out keeps its other sections",
     )
+    parser.add_argument(
+        "--skip-speed", action="store_true", help="keep --out's speed section (e.g. while other jobs load the CPU)"
+    )
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench_mega"), help="MediaPipe detections")
     parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
     parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
@@ -579,7 +582,8 @@ def main() -> None:
         result["mediapipe_validation"].pop("clips")
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, lifter, args.clips, args.cache)
-        result["speed"] = bench_speed(model, tokenizer, crops)
+        if not args.skip_speed:
+            result["speed"] = bench_speed(model, tokenizer, crops)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

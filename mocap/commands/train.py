@@ -206,7 +206,7 @@ def _add_lifter(models: argparse._SubParsersAction) -> None:
         "--synthetic", type=int, default=102_400, help="synthetic crops made once per run (default 102400; 0 = none)"
     )
     p.add_argument(
-        "--synthetic-fraction", type=float, default=0.5, help="share of each batch drawn from them (default 0.5)"
+        "--synthetic-fraction", type=float, default=0.25, help="share of each batch drawn from them (default 0.25)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

@@ -51,7 +51,7 @@ class LifterRecipe:
     warmup_steps: int = 300
     weight_decay: float = 1e-4
     synthetic: int = 102_400  # synthetic crops made once (0: renders only)
-    synthetic_fraction: float = 0.5
+    synthetic_fraction: float = 0.25
     seed: int = 0
     checkpoint_every: int = 500
     stop_at: int | None = None  # stop (checkpointed) at this step while the schedule runs to ``steps``

@@ -54,7 +54,7 @@ class PolicyConfig:
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
     mirror_threshold: float = 0.4
-    lift_share: float = 0.6
+    lift_share: float = 0.8
     world_share: float = 0.1
 
 
