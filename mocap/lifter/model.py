@@ -2,7 +2,7 @@
 
 Why a second network beside MEGA: MEGA predicts 54 mesh tokens out of 512 codes each, and at the size this CPU
 trained (1.6 M parameters, ~2.6 h) it is far from what the detector's landmarks allow: a residual MLP regressing
-the 12 joints directly, trained in ~15 min on the same renders (plus synthetic crops of all train motions), misses
+the 12 joints directly, trained in ~20 min on the same renders (plus synthetic crops of all train motions), misses
 the truth by less than MEGA's mesh does (models/lifter_anny/MODEL_CARD.md). Its joints are one more estimate of the
 body, with errors of their own, which the mesh stage fuses with MEGA's mesh (``mocap.mesh.fusion``): the mesh, its
 tokens and its uncertainty stay MEGA's; its joints move toward the lifter's.
