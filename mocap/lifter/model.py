@@ -30,6 +30,7 @@ from torch import nn
 from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.symmetry import LANDMARK_MIRROR
 from mocap.errors import ModelNotFoundError
+from mocap.mega.conditioning import landmark_features
 from mocap.mega.geometry import HIPS, turn_landmark_features, upright_angle, view_axis_rotation
 from mocap.mesh.mirror import mirror_crops
 from mocap.types import Crops
@@ -76,7 +77,7 @@ class JointLifter(nn.Module):
 
 def crop_features(crops: Crops) -> torch.Tensor:
     """The lifter's (and MEGA's) input for ``crops``: (N, 33, 6) crop x, y, visibility, world x, y, z."""
-    return torch.from_numpy(np.concatenate([crops.landmarks_crop, crops.landmarks_world_m], axis=-1).astype(np.float32))
+    return landmark_features(torch.from_numpy(crops.landmarks_crop), torch.from_numpy(crops.landmarks_world_m)).float()
 
 
 def mirror_joints(joints_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

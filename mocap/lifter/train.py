@@ -29,6 +29,7 @@ import torch
 
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
+from mocap.io.store.layout import to_json
 from mocap.lifter.model import JointLifter, LifterConfig, save_lifter
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
 from mocap.mega.rendered import RenderedExamples
@@ -174,7 +175,7 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
             log.info("lifter step %d: %s", step + 1, entry)
             _checkpoint(out / "last.pt", lifter, optimiser, step + 1, history)
     lifter.eval()
-    metrics = {"recipe": _plain(asdict(recipe)), "history": history, "final": history[-1] if history else {}}
+    metrics = {"recipe": to_json(asdict(recipe)), "history": history, "final": history[-1] if history else {}}
     save_lifter(lifter, out / "lifter.pt", metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -192,12 +193,3 @@ def _checkpoint(
     state = {"model": lifter.state_dict(), "optimiser": optimiser.state_dict(), "step": step}
     torch.save({**state, "history": json.dumps(history)}, partial)
     partial.replace(path)
-
-
-def _plain(values: Any) -> Any:
-    """Paths -> str, recursively, for JSON and ``weights_only`` loading."""
-    if isinstance(values, dict):
-        return {key: _plain(value) for key, value in values.items()}
-    if isinstance(values, (list, tuple)):
-        return [_plain(value) for value in values]
-    return str(values) if isinstance(values, Path) else values

@@ -11,7 +11,7 @@ hip-centred, so the hip centre, and with it the mesh's placement, stays), and ea
 the regressed joints land exactly on the targets. Frames: camera orientation (x right, y down, z forward), metres.
 
 Example:
-    >>> estimates = [(lifted_m, 0.6), (body_joints(landmarks_world_m), 0.1)]  # (B, 12, 3) each, and shares
+    >>> estimates = [(lifted_m, 0.8), (body_joints(landmarks_world_m), 0.1)]  # (B, 12, 3) each, and shares
     >>> fused = fuse_joint_estimates(vertices_m, estimates)  # doctest: +SKIP
 """
 

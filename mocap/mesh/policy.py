@@ -44,7 +44,8 @@ class PolicyConfig:
         ``mocap.mesh.fusion``; the two views' mean where the flipped frame was measured too): 0 = MEGA's own mesh,
         1 = onto the lifter's joints.
     world_share: how far it moves toward the detector's 3-D world landmarks at the same joints, on top (0 = not).
-        Both shares are the best MPJPE on validation renders (models/lifter_anny/MODEL_CARD.md, "Fusion").
+        0.8 and 0.1 are within 0.2 mm of the best MPJPE on validation renders (0.8 and 0) with the better
+        PA-MPJPE (models/mega_anny/MODEL_CARD.md, "Fusion with the joint lifter").
     """
 
     mode: Mode = "offline"
