@@ -9,6 +9,8 @@ child process (so its peak memory is its own) and compare with the ground truth:
   landmark regressor on both meshes), hip-centre aligned, in mm; PVE on all 13,718 vertices after
   centring both meshes on their vertex mean;
 - acceleration error (mm/frame^2) of those landmarks, root-aligned, before (raw) and after smoothing;
+- root error: distance (mm) between the smoothed and the true hip centre in the camera frame (the run assumes its
+  own intrinsics, ``mocap.mesh.crop.default_intrinsics`` unless told, so depth carries the focal mismatch too);
 - overlay miss: mean pixel distance between those 12 joints of the (raw) mesh, projected with the run's camera
   (what ``mocap render`` draws), and the true 2D joints; MediaPipe's own 2D landmarks beside it;
 - id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
@@ -106,7 +108,7 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
 
     intrinsics = run.attrs.get("intrinsics") or default_intrinsics(tuple(run.attrs["source"]["size_wh"]))
     mpjpe, pa, pve, accel_raw, accel_smooth, switches, matched = [], [], [], [], [], 0, 0
-    miss_mesh_px, miss_mediapipe_px = [], []
+    miss_mesh_px, miss_mediapipe_px, root = [], [], []
     for person, matches in pairs.items():
         if not matches:
             continue
@@ -131,6 +133,7 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         gt_px = np.asarray(gtrack["landmarks_px"][rows_gt], np.float64)[:, BODY, :2]
         miss_mesh_px.extend(np.linalg.norm(project_px(raw[:, BODY], intrinsics) - gt_px, axis=-1).mean(1))
         miss_mediapipe_px.extend(np.linalg.norm(np.stack(pred["landmarks_px"])[:, BODY, :2] - gt_px, axis=-1).mean(1))
+        root.extend(np.linalg.norm(smooth[:, HIPS].mean(1) - gt_joints[:, HIPS].mean(1), axis=-1))
         accel_raw.append(accel_error_mm(raw, gt_joints))
         accel_smooth.append(accel_error_mm(smooth, gt_joints))
     gt_person_frames = sum(len(gt.track(p)) for p in gt.track_ids)
@@ -138,6 +141,7 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         "mpjpe_mm": float(np.mean(mpjpe) * 1000) if mpjpe else None,
         "pa_mpjpe_mm": float(np.mean(pa) * 1000) if pa else None,
         "pve_mm": float(np.mean(pve) * 1000) if pve else None,
+        "root_error_mm": float(np.mean(root) * 1000) if root else None,
         "overlay_miss_px": float(np.mean(miss_mesh_px)) if miss_mesh_px else None,
         "mediapipe_2d_miss_px": float(np.mean(miss_mediapipe_px)) if miss_mediapipe_px else None,
         "accel_error_raw_mm_per_frame2": float(np.nanmean(accel_raw)) if accel_raw else None,

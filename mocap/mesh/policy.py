@@ -46,6 +46,8 @@ class PolicyConfig:
     world_share: how far it moves toward the detector's 3-D world landmarks at the same joints, on top (0 = not).
         0.8 and 0.1 are within 0.2 mm of the best MPJPE on validation renders (0.8 and 0) with the better
         PA-MPJPE (models/mega_anny/MODEL_CARD.md, "Fusion with the joint lifter").
+    place_on_landmarks: solve each mesh's translation again after the fusion so that its 12 body joints project
+        onto the detector's 2-D landmarks (``mocap.mesh.placement``); False keeps MEGA's crop camera's translation.
     """
 
     mode: Mode = "offline"
@@ -57,6 +59,7 @@ class PolicyConfig:
     mirror_threshold: float = 0.4
     lift_share: float = 0.8
     world_share: float = 0.1
+    place_on_landmarks: bool = True
 
 
 def crops_to_sample(

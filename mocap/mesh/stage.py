@@ -7,7 +7,8 @@ tokenizer decode (after an optional refinement onto the detector's landmarks, :m
 those answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
 orientation in the camera frame (rotation from the 6D head about the vertex centroid), a share of the way
 toward the joint lifter's body joints and the detector's 3-D world landmarks (:mod:`mocap.mesh.fusion`),
-translation from the weak-perspective crop camera and the intrinsics, and BlazePose-compatible joints from the mesh.
+translation from the weak-perspective crop camera and the intrinsics, solved again so that the fused joints project
+onto the detector's 2-D landmarks (:mod:`mocap.mesh.placement`), and BlazePose-compatible joints from the mesh.
 The online smoother then filters every track (see :mod:`mocap.smooth.online`).
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
@@ -28,10 +30,11 @@ from mocap.lifter.model import lift_joints
 from mocap.mega.evaluate import body_joints
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
-from mocap.mesh.crop import square_crops, to_crop, weak_perspective_to_translation
+from mocap.mesh.crop import from_crop, square_crops, to_crop, weak_perspective_to_translation
 from mocap.mesh.fusion import fuse_joint_estimates
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.models import MeshModels
+from mocap.mesh.placement import fit_translation
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
 from mocap.types import Crops, Meshes, MirrorView, TokenPredictions, Tracks
@@ -178,9 +181,19 @@ class MeshEstimator:
         if self.policy.lift_share > 0:
             estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
         oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates)  # (N, V, 3) camera, centred
-        posed = oriented.numpy() + translation[:, None, :]  # (N, V, 3)
-        vertices = posed.astype(np.float32)
-        joints = regress_landmarks(torch.from_numpy(vertices)).numpy()  # (N, 33, 3) BlazePose-compatible
+        centred_joints = regress_landmarks(oriented).numpy()  # (N, 33, 3) BlazePose-compatible, about the centroid
+        if self.policy.place_on_landmarks:
+            body = list(BODY_JOINTS)
+            translation = fit_translation(
+                centred_joints[:, body],
+                from_crop(crops.landmarks_crop[:, body, :2], crops.center_px, crops.size_px),
+                crops.landmarks_crop[:, body, 2],
+                focal,
+                principal,
+                translation,
+            )
+        vertices = (oriented.numpy() + translation[:, None, :]).astype(np.float32)  # (N, V, 3)
+        joints = (centred_joints + translation[:, None, :]).astype(np.float32)  # regressor rows sum to 1
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)
 
