@@ -10,7 +10,8 @@ child process (so its peak memory is its own) and compare with the ground truth:
   centring both meshes on their vertex mean;
 - acceleration error (mm/frame^2) of those landmarks, root-aligned, before (raw) and after smoothing;
 - root error: distance (mm) between the smoothed and the true hip centre in the camera frame (the run assumes its
-  own intrinsics, ``mocap.mesh.crop.default_intrinsics`` unless told, so depth carries the focal mismatch too);
+  own intrinsics, ``mocap.mesh.crop.default_intrinsics`` unless told, so depth carries the focal mismatch too), and
+  the acceleration error of that hip centre (mm/frame^2, raw and smoothed): how much the placement jitters;
 - overlay miss: mean pixel distance between those 12 joints of the (raw) mesh, projected with the run's camera
   (what ``mocap render`` draws), and the true 2D joints; MediaPipe's own 2D landmarks beside it;
 - id switches: for each ground-truth person, the number of distinct track ids it was matched to, minus one;
@@ -52,6 +53,18 @@ def accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
         return (x - x[:, HIPS].mean(axis=1, keepdims=True))[:, BODY]
 
     return float(np.linalg.norm(np.diff(body(pred), 2, axis=0) - np.diff(body(gt), 2, axis=0), axis=-1).mean() * 1000)
+
+
+def root_accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean |second difference| error of the hip centre in the camera frame: (T, 33, 3) metres -> mm/frame^2."""
+    if len(pred) < 3:
+        return float("nan")
+    return float(
+        np.linalg.norm(
+            np.diff(pred[:, HIPS].mean(1), 2, axis=0) - np.diff(gt[:, HIPS].mean(1), 2, axis=0), axis=-1
+        ).mean()
+        * 1000
+    )
 
 
 def gt_vertices_cam(gt_track, frames: np.ndarray) -> np.ndarray:
@@ -108,7 +121,7 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
 
     intrinsics = run.attrs.get("intrinsics") or default_intrinsics(tuple(run.attrs["source"]["size_wh"]))
     mpjpe, pa, pve, accel_raw, accel_smooth, switches, matched = [], [], [], [], [], 0, 0
-    miss_mesh_px, miss_mediapipe_px, root = [], [], []
+    miss_mesh_px, miss_mediapipe_px, root, root_accel_raw, root_accel_smooth = [], [], [], [], []
     for person, matches in pairs.items():
         if not matches:
             continue
@@ -134,6 +147,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         miss_mesh_px.extend(np.linalg.norm(project_px(raw[:, BODY], intrinsics) - gt_px, axis=-1).mean(1))
         miss_mediapipe_px.extend(np.linalg.norm(np.stack(pred["landmarks_px"])[:, BODY, :2] - gt_px, axis=-1).mean(1))
         root.extend(np.linalg.norm(smooth[:, HIPS].mean(1) - gt_joints[:, HIPS].mean(1), axis=-1))
+        root_accel_raw.append(root_accel_error_mm(raw, gt_joints))
+        root_accel_smooth.append(root_accel_error_mm(smooth, gt_joints))
         accel_raw.append(accel_error_mm(raw, gt_joints))
         accel_smooth.append(accel_error_mm(smooth, gt_joints))
     gt_person_frames = sum(len(gt.track(p)) for p in gt.track_ids)
@@ -142,6 +157,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         "pa_mpjpe_mm": float(np.mean(pa) * 1000) if pa else None,
         "pve_mm": float(np.mean(pve) * 1000) if pve else None,
         "root_error_mm": float(np.mean(root) * 1000) if root else None,
+        "root_accel_error_raw_mm_per_frame2": float(np.nanmean(root_accel_raw)) if root_accel_raw else None,
+        "root_accel_error_smoothed_mm_per_frame2": float(np.nanmean(root_accel_smooth)) if root_accel_smooth else None,
         "overlay_miss_px": float(np.mean(miss_mesh_px)) if miss_mesh_px else None,
         "mediapipe_2d_miss_px": float(np.mean(miss_mediapipe_px)) if miss_mediapipe_px else None,
         "accel_error_raw_mm_per_frame2": float(np.nanmean(accel_raw)) if accel_raw else None,

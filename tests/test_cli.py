@@ -72,10 +72,14 @@ def test_existing_store_needs_resume_or_overwrite(
     assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh"]) == 3
     assert "--resume" in capsys.readouterr().err
     assert open_store(store_path).num_frames == 5, "a refused run must not touch the store"
-    # Resume continues after the last stored frame.
+    # Resume continues after the last stored frame, and the person keeps their track (id and every frame).
     assert main(["run", str(person_clip), "-o", str(store_path), "--no-progress", "--no-mesh", "--resume"]) == 0
     store = open_store(store_path)
     assert store.num_frames == 24 and store.frame_index.tolist() == list(range(24))
+    whole = tmp_path / "whole.zarr"
+    assert main(["run", str(person_clip), "-o", str(whole), "--no-progress", "--no-mesh"]) == 0
+    assert store.track_ids == open_store(whole).track_ids == [1]
+    np.testing.assert_array_equal(store.track(1).frame_index, open_store(whole).track(1).frame_index)
     assert (
         main(
             [

@@ -53,8 +53,6 @@ class LifterRecipe:
     weight_decay: float = 1e-4
     synthetic: int = 102_400  # synthetic crops made once (0: renders only)
     synthetic_fraction: float = 0.25
-    noise_crop: float = 0.0  # std of Gaussian noise added to the crop x, y of each training example ([-1, 1] units)
-    noise_world_m: float = 0.0  # std of Gaussian noise added to the world landmarks, metres
     seed: int = 0
     checkpoint_every: int = 500
     stop_at: int | None = None  # stop (checkpointed) at this step while the schedule runs to ``steps``
@@ -157,8 +155,6 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
             picks = torch.randint(len(synthetic), (n_synthetic,), generator=generator)
             features = torch.cat([features, synthetic.features[picks]])
             joints = torch.cat([joints, synthetic.joints_m[picks]])
-        if recipe.noise_crop or recipe.noise_world_m:
-            features = _jittered(features, recipe.noise_crop, recipe.noise_world_m, generator)
         for group in optimiser.param_groups:
             group["lr"] = recipe.lr * lr_factor(step, recipe.warmup_steps, recipe.steps)
         torch.manual_seed(recipe.seed * 1_000_003 + step)  # dropout
@@ -183,12 +179,6 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     save_lifter(lifter, out / "lifter.pt", metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def _jittered(features: torch.Tensor, crop: float, world_m: float, generator: torch.Generator) -> torch.Tensor:
-    """(B, 33, 6) features with Gaussian noise on crop x, y (std ``crop``) and world x, y, z (std ``world_m``)."""
-    scale = torch.tensor([crop, crop, 0.0, world_m, world_m, world_m])
-    return features + scale * torch.randn(features.shape, generator=generator)
 
 
 def _joined(parts: list[RenderedExamples]) -> dict[str, npt.NDArray[Any]]:

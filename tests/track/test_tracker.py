@@ -293,3 +293,30 @@ def test_tracking_is_deterministic() -> None:
 def test_invalid_config_is_a_config_error(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError, match="TrackConfig"):
         TrackConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_resumed_tracker_takes_up_the_tracks_it_is_given() -> None:
+    """An interrupted run's tracks are restored: two people walking on keep their ids (and are confirmed at once,
+    no tentative frames); a new person gets the next free id; a restored LOST track expires on schedule."""
+    scene = walk_past()
+    first, rest = scene[:20], scene[20:]
+    outputs, _ = run(first)
+    last = outputs[-1]
+    resumed = Tracker(TrackConfig(), first_track_id=int(last.track_id.max()) + 1)
+    for row in range(len(last)):
+        resumed.restore(int(last.track_id[row]), last.xyxy_px[row], last.landmarks_px[row])
+    tracks = [resumed.update(detections([p for _, p in frame])) for frame in rest]
+    ids = id_per_person(tracks, [[name for name, _ in frame] for frame in rest])
+    _, whole = run(scene)
+    assert ids["a"] == whole["a"][20:] and ids["b"] == whole["b"][20:]  # the same ids, every frame
+    assert tracks[0].state.tolist() == [TrackState.CONFIRMED] * 2
+    newcomer = resumed.update(detections([Person(box_at(300, 450, 300))]))
+    assert newcomer.track_id.max() == 3
+    with pytest.raises(ValueError, match="live already"):
+        resumed.restore(1, last.xyxy_px[0], last.landmarks_px[0])
+
+    lost = Tracker(TrackConfig(max_lost_frames=5))
+    lost.restore(7, last.xyxy_px[0], last.landmarks_px[0], frames_unmatched=4)
+    assert lost.update(Detections.empty()).state.tolist() == [TrackState.LOST]  # 5 frames unmatched: still kept
+    assert len(lost.update(Detections.empty())) == 0  # 6: dropped
+    assert lost.next_track_id == 8
