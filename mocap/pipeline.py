@@ -26,7 +26,7 @@ from mocap.detect.pose import DetectConfig, PoseDetector
 from mocap.draw.overlay import draw_status, draw_tracks
 from mocap.errors import NoPersonError
 from mocap.io.sources import Source
-from mocap.io.store import StoreWriter
+from mocap.io.store import RunStore, StoreWriter
 from mocap.io.video_writer import VideoWriter
 from mocap.mesh.crop import default_intrinsics
 from mocap.mesh.policy import PolicyConfig
@@ -73,6 +73,25 @@ class Pipeline:
         self.smoother = OnlineSmoother(config.smooth)
         self._last_index: int | None = None
 
+    def resume(self, store: RunStore) -> list[int]:
+        """Continue after the last frame of ``store`` (a run that was interrupted): the tracks it ended with,
+        matched within the tracker's ``max_lost_frames``, are taken up again, so those people keep their ids.
+        Returns their ids. (The online smoother starts afresh for them; offline runs smooth the whole store after.)"""
+        last = store.last_frame_index
+        if last < 0:
+            return []
+        restored = []
+        for track_id in store.track_ids:
+            track = store.track(track_id)
+            if not len(track):
+                continue
+            unmatched = last - int(track.frame_index[-1])
+            if unmatched <= self.config.track.max_lost_frames:
+                self.tracker.restore(track_id, track["xyxy_px"][-1], track["landmarks_px"][-1], unmatched)
+                restored.append(track_id)
+        self._last_index = last
+        return restored
+
     def intrinsics(self, frame: Frame) -> np.ndarray:
         """The frame's pinhole matrix (3, 3): its own, else from ``focal_px``, else f = max(W, H)."""
         if frame.intrinsics is not None:
@@ -98,7 +117,11 @@ class Pipeline:
             fields = estimate.track_fields()
             meshes = estimate.meshes
             smoothed = self.smoother.update(
-                meshes.track_id, meshes.vertices_cam_m, meshes.vertex_uncertainty_m, frame.time_s
+                meshes.track_id,
+                meshes.vertices_cam_m,
+                meshes.vertex_uncertainty_m,
+                frame.time_s,
+                estimate.translation_variance_m2,
             )
             fields["vertices_smoothed_cam_m"] = smoothed.astype(np.float16)
             fields["joints_smoothed_cam_m"] = regress_landmarks(torch.from_numpy(smoothed)).numpy()

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from mocap.io.sources import open_source
-    from mocap.io.store import StoreWriter
+    from mocap.io.store import StoreWriter, open_store
     from mocap.mesh.models import MeshModels, model_ids
     from mocap.mesh.stage import MeshEstimator
     from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
@@ -227,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
             if estimator is not None:
                 estimator.policy = policy
         pipeline = Pipeline(config, first_track_id=writer.next_track_id, mesh=estimator)
+        if mode == "resume":
+            pipeline.resume(open_store(args.output))
         sinks: list[Sink] = [StoreSink(writer)]
         if args.overlay is not None:
             sinks.append(OverlaySink(args.overlay, source.fps, source.size_wh))

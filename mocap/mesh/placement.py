@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 
@@ -31,6 +33,15 @@ Array = npt.NDArray[np.float64]
 PRIOR_WEIGHT = 1e-3
 
 
+class Placement(NamedTuple):
+    """N bodies' translations (N, 3), metres, camera frame, and their variances (N, 3), m^2, per axis: the fit's
+    residual variance propagated through its normal equations. Depth is the loose one (a far or small person), and
+    the live smoother weighs each frame's depth by it."""
+
+    translation_m: Array
+    variance_m2: Array
+
+
 def fit_translation(
     points_m: npt.NDArray[np.floating],
     landmarks_px: npt.NDArray[np.floating],
@@ -39,8 +50,8 @@ def fit_translation(
     principal_px: npt.NDArray[np.floating],
     prior_m: npt.NDArray[np.floating],
     prior_weight: float = PRIOR_WEIGHT,
-) -> Array:
-    """The translation (N, 3) of N bodies that best puts their points on the observed pixels.
+) -> Placement:
+    """The translation of N bodies that best puts their points on the observed pixels, and its variance.
 
     Args:
         points_m: (N, J, 3) points, camera orientation (x right, y down, z forward), relative to the placed origin.
@@ -65,6 +76,15 @@ def fit_translation(
     normal = np.einsum("nj,njki,njkl->nil", w, rows, rows) + prior_weight * np.eye(3)  # (N, 3, 3)
     target = np.einsum("nj,njki,njk->ni", w, rows, rhs) + prior_weight * np.asarray(prior_m, np.float64)  # (N, 3)
     translation = np.linalg.solve(normal, target[..., None])[..., 0]
+    # Variance: the weighted residual variance per equation (metres^2 at the joints' depths; shape mismatch counts
+    # as noise too) times the diagonal of the inverse normal matrix.
+    residual = np.einsum("njki,ni->njk", rows, translation) - rhs  # (N, J, 2)
+    dof = np.maximum(2 * w.sum(axis=1) - 3, 1.0)
+    sigma2 = (w[..., None] * residual**2).sum(axis=(1, 2)) / dof  # (N,)
+    variance = sigma2[:, None] * np.diagonal(np.linalg.inv(normal), axis1=1, axis2=2)  # (N, 3)
     # A body cannot sit behind the camera: where the solve says so (degenerate evidence), keep the prior.
     in_front = translation[:, 2] + points[..., 2].min(axis=1) > 0.1
-    return np.where(in_front[:, None], translation, np.asarray(prior_m, np.float64))
+    return Placement(
+        np.where(in_front[:, None], translation, np.asarray(prior_m, np.float64)),
+        np.where(in_front[:, None], variance, 0.0),
+    )

@@ -48,6 +48,7 @@ class MeshEstimate:
     tokens: TokenPredictions
     meshes: Meshes
     translation_cam_m: npt.NDArray[np.float32]  # (N, 3) vertex centroid in the camera frame
+    translation_variance_m2: npt.NDArray[np.float32]  # (N, 3) its variance per axis (0: MEGA's crop camera's)
     sampled: npt.NDArray[np.bool_]  # (N,) whether K samples measured the uncertainty
 
     def track_fields(self) -> dict[str, np.ndarray]:
@@ -182,9 +183,10 @@ class MeshEstimator:
             estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
         oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates)  # (N, V, 3) camera, centred
         centred_joints = regress_landmarks(oriented).numpy()  # (N, 33, 3) BlazePose-compatible, about the centroid
+        variance = np.zeros((len(tracks), 3))
         if self.policy.place_on_landmarks:
             body = list(BODY_JOINTS)
-            translation = fit_translation(
+            translation, variance = fit_translation(
                 centred_joints[:, body],
                 from_crop(crops.landmarks_crop[:, body, :2], crops.center_px, crops.size_px),
                 crops.landmarks_crop[:, body, 2],
@@ -195,7 +197,7 @@ class MeshEstimator:
         vertices = (oriented.numpy() + translation[:, None, :]).astype(np.float32)  # (N, V, 3)
         joints = (centred_joints + translation[:, None, :]).astype(np.float32)  # regressor rows sum to 1
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
-        return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), sampled)
+        return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), variance.astype(np.float32), sampled)
 
     def deterministic_mesh(self, crops: Crops, tokens: TokenPredictions) -> Answer:
         """MEGA's argmax-pass answer for ``crops`` (refined when the policy says so) -> canonical meshes (N, V, 3),

@@ -28,13 +28,21 @@ class OnlineSmoother:
         vertices_m: npt.NDArray[np.floating],
         uncertainty_m: npt.NDArray[np.floating],
         time_s: float,
+        translation_variance_m2: npt.NDArray[np.floating] | None = None,
     ) -> npt.NDArray[np.float32]:
-        """Filter one frame: vertices (N, V, 3), per-vertex uncertainty (N, V) -> smoothed (N, V, 3)."""
+        """Filter one frame: vertices (N, V, 3), per-vertex uncertainty (N, V) -> smoothed (N, V, 3).
+
+        ``translation_variance_m2`` (N, 3): the variance of where each mesh was placed (``mocap.mesh.placement``),
+        added to every vertex's measurement variance on that axis: the placement moves the whole mesh at once, and
+        its depth, read from the 2-D size of the person, is far noisier than the shape.
+        """
         out = np.empty(vertices_m.shape, np.float32)
         for row, track_id in enumerate(int(t) for t in track_ids):
             position = np.asarray(vertices_m[row], np.float64).reshape(-1)  # (V*3,)
             weights_m = vertex_weights_m(uncertainty_m[row], self.config)  # (V,)
             variance = measurement_variance(np.repeat(weights_m, 3), self.config)
+            if translation_variance_m2 is not None:
+                variance = variance + np.tile(np.asarray(translation_variance_m2[row], np.float64), len(weights_m))
             state = self._states.get(track_id)
             if state is None or time_s - state.time_s > self.config.max_gap_s:
                 state = FilterState.start(position, variance, time_s)

@@ -120,6 +120,32 @@ class Tracker:
         self._tracks = []
         self._next_track_id = self._first_track_id
 
+    def restore(
+        self,
+        track_id: int,
+        xyxy_px: npt.NDArray[np.floating],
+        landmarks_px: npt.NDArray[np.floating],
+        frames_unmatched: int = 0,
+    ) -> None:
+        """Take up a confirmed track that an earlier run left: its id, last box (4,) and landmarks (33, 3), and
+        the frames since it was last matched (a resumed run restores the tracks its store ended with, so a
+        person keeps their id across the interruption). The box's velocity starts at zero."""
+        if any(t.track_id == track_id for t in self._tracks):
+            raise ValueError(f"track {track_id} is live already: restore each track once, before the first update")
+        lost = frames_unmatched > 0
+        self._tracks.append(
+            _Track(
+                track_id=track_id,
+                kalman=BoxKalmanFilter(np.asarray(xyxy_px, np.float64)),
+                state=TrackState.LOST if lost else TrackState.CONFIRMED,
+                hits=0 if lost else self.config.min_hits,
+                age=frames_unmatched,
+                frames_unmatched=frames_unmatched,
+                landmarks_px=np.asarray(landmarks_px, np.float64),
+            )
+        )
+        self._next_track_id = max(self._next_track_id, track_id + 1)
+
     def update(self, detections: Detections, frame_gap: int = 1) -> Tracks:
         """Associate one frame's detections with the tracks.
 
