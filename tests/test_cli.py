@@ -339,6 +339,17 @@ def test_the_fused_mesh_is_placed_on_the_detected_landmarks(mesh_run: Path) -> N
     assert miss_px(open_store(mesh_run)) < 6
 
 
+def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path) -> None:
+    """Each stored mesh is scaled to its track's running median size (``mocap.mesh.size``): after the first frames
+    the 12 body joints' summed limb lengths hold within 1 %, where the per-frame answers waver by ~5 %."""
+    from mocap.mesh.size import skeleton_size_m
+
+    store = open_store(mesh_run)
+    assert store.attrs["config"]["policy"]["steady_size"] is True
+    sizes = skeleton_size_m(store.track(store.track_ids[0])["joints_cam_m"])
+    assert np.all(np.abs(sizes[4:] / np.median(sizes) - 1) < 0.01), sizes
+
+
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:
     """30 steps, not the default 10: the first frame's placed joints start ~3.4 px from MediaPipe's, and 10 steps gain
     little there (full clips: benchmarks/results/capture_refine.json)."""

@@ -48,6 +48,8 @@ class PolicyConfig:
         PA-MPJPE (models/mega_anny/MODEL_CARD.md, "Fusion with the joint lifter").
     place_on_landmarks: solve each mesh's translation again after the fusion so that its 12 body joints project
         onto the detector's 2-D landmarks (``mocap.mesh.placement``); False keeps MEGA's crop camera's translation.
+    steady_size: scale each fused mesh about its hip centre to its track's running median size (``mocap.mesh.size``),
+        before the placement: a person's size does not change, and with the placement its wavering is depth jitter.
     """
 
     mode: Mode = "offline"
@@ -60,6 +62,7 @@ class PolicyConfig:
     lift_share: float = 0.8
     world_share: float = 0.1
     place_on_landmarks: bool = True
+    steady_size: bool = True
 
 
 def crops_to_sample(

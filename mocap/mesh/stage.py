@@ -28,6 +28,7 @@ from mocap.body.symmetry import load_vertex_mirror
 from mocap.errors import ModelNotFoundError
 from mocap.lifter.model import lift_joints
 from mocap.mega.evaluate import body_joints
+from mocap.mega.geometry import HIPS
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
 from mocap.mega.sampling import vertex_uncertainty
 from mocap.mesh.crop import from_crop, square_crops, to_crop, weak_perspective_to_translation
@@ -37,6 +38,7 @@ from mocap.mesh.models import MeshModels
 from mocap.mesh.placement import fit_translation
 from mocap.mesh.policy import PolicyConfig, crops_to_sample
 from mocap.mesh.refine import RefineConfig, refine_to_landmarks
+from mocap.mesh.size import TrackSizes, skeleton_size_m
 from mocap.types import Crops, Meshes, MirrorView, TokenPredictions, Tracks
 
 
@@ -127,6 +129,7 @@ class MeshEstimator:
         codebook = models.tokenizer.vq_vae.codebook if self.policy.decode == "expected" else None
         self.predictor = MegaPredictor(models.mega, sampling, device, codebook=codebook)
         self.seconds_per_sampled_crop = 0.0  # running average, for the live budget
+        self.sizes = TrackSizes()  # each track's steady body size
 
     @torch.no_grad()
     def estimate(
@@ -181,8 +184,14 @@ class MeshEstimator:
         estimates = [(body_joints(world_landmarks(crops, seen_mirrored)), self.policy.world_share)]
         if self.policy.lift_share > 0:
             estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
-        oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates)  # (N, V, 3) camera, centred
-        centred_joints = regress_landmarks(oriented).numpy()  # (N, 33, 3) BlazePose-compatible, about the centroid
+        oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates).numpy()  # (N, V, 3) camera
+        centred_joints = regress_landmarks(torch.from_numpy(oriented)).numpy()  # (N, 33, 3) BlazePose-compatible
+        if self.policy.steady_size:
+            size = skeleton_size_m(centred_joints)
+            scale = (self.sizes.steady(tracks.track_id, size) / size)[:, None, None]  # (N, 1, 1)
+            hips = centred_joints[:, HIPS].mean(axis=1, keepdims=True)  # (N, 1, 3)
+            oriented = hips + scale * (oriented - hips)
+            centred_joints = hips + scale * (centred_joints - hips)  # the regressor is linear, its rows sum to 1
         variance = np.zeros((len(tracks), 3))
         if self.policy.place_on_landmarks:
             body = list(BODY_JOINTS)
@@ -194,7 +203,7 @@ class MeshEstimator:
                 principal,
                 translation,
             )
-        vertices = (oriented.numpy() + translation[:, None, :]).astype(np.float32)  # (N, V, 3)
+        vertices = (oriented + translation[:, None, :]).astype(np.float32)  # (N, V, 3)
         joints = (centred_joints + translation[:, None, :]).astype(np.float32)  # regressor rows sum to 1
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), variance.astype(np.float32), sampled)

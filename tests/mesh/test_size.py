@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import numpy as np
+
+from mocap.mesh.size import LIMBS, TrackSizes, skeleton_size_m
+
+
+def test_skeleton_size_sums_the_limbs_and_scales_with_the_body() -> None:
+    rng = np.random.default_rng(0)
+    landmarks = rng.normal(0, 0.4, (3, 33, 3))
+    expected = sum(np.linalg.norm(landmarks[:, a] - landmarks[:, b], axis=-1) for a, b in LIMBS)
+    np.testing.assert_allclose(skeleton_size_m(landmarks), expected)
+    np.testing.assert_allclose(skeleton_size_m(1.1 * landmarks + 3.0), 1.1 * expected)  # size, not placement
+    assert len(LIMBS) == 12 and all(
+        j in {11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28} for limb in LIMBS for j in limb
+    )
+
+
+def test_each_track_gets_its_running_median_size() -> None:
+    sizes = TrackSizes(history=4)
+    ids = np.array([1, 2])
+    assert sizes.steady(ids, np.array([5.0, 3.0])).tolist() == [5.0, 3.0]  # the first frame is its own median
+    assert sizes.steady(ids, np.array([6.0, np.nan])).tolist() == [5.5, 3.0]  # a size that could not be read: skipped
+    assert sizes.steady(ids[:1], np.array([9.0])).tolist() == [6.0]  # an outlier moves the median little
+    for _ in range(4):
+        sizes.steady(ids[:1], np.array([4.0]))
+    assert sizes.steady(ids[:1], np.array([4.0])).tolist() == [4.0]  # only the last ``history`` sizes count
+    assert sizes.steady(np.array([2]), np.array([3.4])).tolist() == [3.2]  # track 2 kept its own
