@@ -7,8 +7,9 @@ tokenizer decode (after an optional refinement onto the detector's landmarks, :m
 those answers averaged with their mirrored-back twins (:mod:`mocap.mesh.mirror`), then
 orientation in the camera frame (rotation from the 6D head about the vertex centroid), a share of the way
 toward the joint lifter's body joints and the detector's 3-D world landmarks (:mod:`mocap.mesh.fusion`),
-translation from the weak-perspective crop camera and the intrinsics, solved again so that the fused joints project
-onto the detector's 2-D landmarks (:mod:`mocap.mesh.placement`), and BlazePose-compatible joints from the mesh.
+the mesh scaled to its track's steady size (:mod:`mocap.mesh.size`), its translation solved so that its joints
+project onto the detector's 2-D landmarks (:mod:`mocap.mesh.placement`; the crop camera's translation is the
+prior), and BlazePose-compatible joints from the mesh.
 The online smoother then filters every track (see :mod:`mocap.smooth.online`).
 """
 
