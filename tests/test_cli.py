@@ -229,7 +229,10 @@ def test_mirror_averaging_changes_only_the_doubtful_crops(mesh_run: Path, tmp_pa
         return store.track(store.track_ids[0])
 
     def run(name: str, threshold: float) -> Path:  # the crops' own mirror images only: no mirrored view
-        return short_walk_run(tmp_path / name, "--no-mirror-view", "--mirror-above", str(threshold), frames=8)
+        # Without the steady size, which ties each frame's mesh to the frames before it.
+        return short_walk_run(
+            tmp_path / name, "--no-mirror-view", "--no-steady-size", "--mirror-above", str(threshold), frames=8
+        )
 
     every, never = first_track(open_store(run("every.zarr", 0))), first_track(open_store(run("never.zarr", 1)))
     # A threshold between the frames' uncertainties (walk.mp4 is easy: all below the default 0.4).
@@ -339,7 +342,7 @@ def test_the_fused_mesh_is_placed_on_the_detected_landmarks(mesh_run: Path) -> N
     assert miss_px(open_store(mesh_run)) < 6
 
 
-def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path) -> None:
+def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path, tmp_path: Path) -> None:
     """Each stored mesh is scaled to its track's running median size (``mocap.mesh.size``): after the first frames
     the 12 body joints' summed limb lengths hold within 1 %, where the per-frame answers waver by ~5 %."""
     from mocap.mesh.size import skeleton_size_m
@@ -348,6 +351,10 @@ def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path) -> None:
     assert store.attrs["config"]["policy"]["steady_size"] is True
     sizes = skeleton_size_m(store.track(store.track_ids[0])["joints_cam_m"])
     assert np.all(np.abs(sizes[4:] / np.median(sizes) - 1) < 0.01), sizes
+    free = open_store(short_walk_run(tmp_path / "free.zarr", "--no-steady-size", "--samples", "4", frames=12))
+    assert free.attrs["config"]["policy"]["steady_size"] is False
+    wavering = skeleton_size_m(free.track(free.track_ids[0])["joints_cam_m"])
+    assert np.abs(wavering / np.median(wavering) - 1).max() > 0.01, wavering
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:

@@ -110,6 +110,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="and a share S toward the detector's 3-D world landmarks at the same joints (default %(default)s)",
     )
     p.add_argument(
+        "--steady-size",
+        action=argparse.BooleanOptionalAction,
+        default=PolicyConfig.steady_size,
+        help="scale each person's mesh to the running median size of their track (default on: a person's size does "
+        "not change, and the depth is read from it; off when an id switch would hand one person's size to another)",
+    )
+    p.add_argument(
         "--mirror-view",
         action=argparse.BooleanOptionalAction,
         help="also run the detector on the left-right flipped frame, and average each person's mesh with MEGA's "
@@ -191,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         mirror_threshold=args.mirror_above,
         lift_share=args.lift_share,
         world_share=args.world_share,
+        steady_size=args.steady_size,
     )
     mirror_view = policy.mode != "live" if args.mirror_view is None else args.mirror_view
     config = RunConfig(

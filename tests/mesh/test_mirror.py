@@ -167,7 +167,8 @@ def test_a_mirror_view_is_averaged_whatever_the_uncertainty(models: MeshModels) 
     intrinsics = default_intrinsics((width, 480))
     tracks = two_people(models, width)
     mirror = torch.from_numpy(load_vertex_mirror())
-    estimator = MeshEstimator(models, PolicyConfig(num_samples=0, mirror_threshold=1.0))
+    # Without the steady size: every call below re-estimates the same two tracks, which would tie each to the last.
+    estimator = MeshEstimator(models, PolicyConfig(num_samples=0, mirror_threshold=1.0, steady_size=False))
     view = MirrorView(tracks.landmarks_px, tracks.landmarks_world_m)  # a perfect detector, both frames
     seen = estimator.estimate(tracks, intrinsics, mirror=view).meshes.vertices_cam_m
     flipped_tracks = mirrored_tracks(tracks, width)
@@ -175,7 +176,7 @@ def test_a_mirror_view_is_averaged_whatever_the_uncertainty(models: MeshModels) 
     flipped = estimator.estimate(flipped_tracks, intrinsics, mirror=flipped_view).meshes.vertices_cam_m
     miss = np.abs(mirror_vertices(torch.from_numpy(flipped), mirror).numpy() - seen).max()
     assert miss < 1e-4, f"the flipped frame's mesh is {miss * 1000:.1f} mm off the flipped mesh"
-    averaged_everywhere = MeshEstimator(models, PolicyConfig(num_samples=0, mirror_threshold=0.0))
+    averaged_everywhere = MeshEstimator(models, PolicyConfig(num_samples=0, mirror_threshold=0.0, steady_size=False))
     np.testing.assert_allclose(seen, averaged_everywhere.estimate(tracks, intrinsics).meshes.vertices_cam_m, atol=1e-5)
     # The flipped frame missed person 2: person 1 is averaged as before, person 2 gets MEGA's answer alone.
     half = MirrorView(view.landmarks_px.copy(), view.landmarks_world_m.copy())
