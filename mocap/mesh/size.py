@@ -39,14 +39,23 @@ def skeleton_size_m(landmarks_m: npt.NDArray[np.floating]) -> npt.NDArray[np.flo
     return sum(np.linalg.norm(points[:, a] - points[:, b], axis=-1) for a, b in LIMBS)
 
 
+# A track whose sizes stay this far off its median for this many frames in a row has changed person (an id switch):
+# its history restarts from those frames. On the 45 test renders (one person each) no run of frames 25 % off the
+# running median was longer than 6 frames (20 %: 12; 15 %: 28).
+SWITCH_RATIO, SWITCH_FRAMES = 0.25, 15
+
+
 class TrackSizes:
     """One verb: ``steady(track_ids, sizes_m) -> (N,)`` each track's running median size, this frame's included.
 
-    Keeps the last ``history`` sizes per track (a person lost and found again keeps theirs)."""
+    Keeps the last ``history`` sizes per track (a person lost and found again keeps theirs). A size more than
+    ``SWITCH_RATIO`` off the median is held apart: dropped when the track comes back to its size, taken as the
+    track's new history once ``SWITCH_FRAMES`` such frames come in a row (the track changed person)."""
 
     def __init__(self, history: int = 300) -> None:
         self.history = history
         self._sizes: dict[int, deque[float]] = {}
+        self._apart: dict[int, list[float]] = {}  # the current run of sizes off the median, per track
 
     def steady(self, track_ids: npt.NDArray[np.int64], sizes_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
         out = np.empty(len(track_ids))
@@ -54,7 +63,15 @@ class TrackSizes:
             zip(track_ids.tolist(), np.asarray(sizes_m, np.float64).tolist(), strict=True)
         ):
             seen = self._sizes.setdefault(track_id, deque(maxlen=self.history))
+            apart = self._apart.setdefault(track_id, [])
             if np.isfinite(size) and size > 0:
-                seen.append(size)
+                if seen and abs(size / float(np.median(seen)) - 1) > SWITCH_RATIO:
+                    apart.append(size)
+                    if len(apart) >= SWITCH_FRAMES:
+                        self._sizes[track_id] = seen = deque(apart, maxlen=self.history)
+                        apart.clear()
+                else:
+                    seen.append(size)
+                    apart.clear()
             out[row] = float(np.median(seen)) if seen else size
         return out

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from mocap.mesh.size import LIMBS, TrackSizes, skeleton_size_m
+from mocap.mesh.size import LIMBS, SWITCH_FRAMES, TrackSizes, skeleton_size_m
 
 
 def test_skeleton_size_sums_the_limbs_and_scales_with_the_body() -> None:
@@ -21,8 +22,24 @@ def test_each_track_gets_its_running_median_size() -> None:
     ids = np.array([1, 2])
     assert sizes.steady(ids, np.array([5.0, 3.0])).tolist() == [5.0, 3.0]  # the first frame is its own median
     assert sizes.steady(ids, np.array([6.0, np.nan])).tolist() == [5.5, 3.0]  # a size that could not be read: skipped
-    assert sizes.steady(ids[:1], np.array([9.0])).tolist() == [6.0]  # an outlier moves the median little
+    assert sizes.steady(ids[:1], np.array([9.0])).tolist() == [5.5]  # over 25 % off: held apart
     for _ in range(4):
-        sizes.steady(ids[:1], np.array([4.0]))
-    assert sizes.steady(ids[:1], np.array([4.0])).tolist() == [4.0]  # only the last ``history`` sizes count
+        sizes.steady(ids[:1], np.array([5.0]))
+    assert sizes.steady(ids[:1], np.array([5.0])).tolist() == [5.0]  # only the last ``history`` sizes count
     assert sizes.steady(np.array([2]), np.array([3.4])).tolist() == [3.2]  # track 2 kept its own
+
+
+def test_a_track_that_changes_person_learns_the_new_size() -> None:
+    """An id switch hands track 1 from a person of size 4.0 to one of 5.5 (38 % larger): the steady size keeps 4.0
+    while that could be a passing misreading (which it then ignores), and follows 5.5 after ``SWITCH_FRAMES`` frames
+    in a row; frames wavering by 10 % never do that."""
+    sizes, ids = TrackSizes(), np.array([1])
+    wavering = 4.0 * (1 + 0.1 * np.sign(np.sin(np.arange(60))))
+    assert all(sizes.steady(ids, np.array([s]))[0] == pytest.approx(4.0, rel=0.11) for s in wavering)
+    steady = sizes.steady(ids, np.array([4.0]))[0]
+    for _ in range(SWITCH_FRAMES - 1):  # a misreading, shorter than a switch: ignored, and forgotten after
+        assert sizes.steady(ids, np.array([9.0]))[0] == steady
+    assert sizes.steady(ids, np.array([4.0]))[0] == np.median([*wavering, 4.0, 4.0])
+    followed = [sizes.steady(ids, np.array([5.5]))[0] for _ in range(SWITCH_FRAMES)]
+    assert followed[-2] < 4.5 and followed[-1] == 5.5
+    assert sizes.steady(ids, np.array([4.0]))[0] == 5.5  # the old person's sizes are gone
