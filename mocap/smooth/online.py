@@ -1,7 +1,8 @@
 """Live smoothing of every track's mesh, one frame at a time (the causal half of :mod:`mocap.smooth.kalman`).
 
-Each track keeps its own per-coordinate Kalman state over the flattened vertices (V*3
-coordinates, camera frame, metres). A frame's measurement noise comes from its per-vertex
+Each track keeps its own per-coordinate Kalman state over its mesh's vertex centroid and its shape about it (3 +
+V*3 coordinates, camera frame, metres): the centroid also carries the placement's own noise. A frame's measurement
+noise comes from its per-vertex
 uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful
 frame moves the track less. A track unseen for longer than
 ``max_gap_s`` starts afresh; tracks that are gone are forgotten after that long too.
@@ -32,24 +33,31 @@ class OnlineSmoother:
     ) -> npt.NDArray[np.float32]:
         """Filter one frame: vertices (N, V, 3), per-vertex uncertainty (N, V) -> smoothed (N, V, 3).
 
-        ``translation_variance_m2`` (N, 3): the variance of where each mesh was placed (``mocap.mesh.placement``),
-        added to every vertex's measurement variance on that axis: the placement moves the whole mesh at once, and
-        its depth, read from the 2-D size of the person, is far noisier than the shape.
+        Each mesh is filtered as its vertex centroid (3 coordinates) and its shape about it (V*3): the placement
+        (``mocap.mesh.placement``) moves the whole mesh at once, and its depth, read from the 2-D size of the person,
+        is far noisier than the shape. ``translation_variance_m2`` (N, 3), the placement's variance, is added to the
+        centroid's measurement variance only, so a jittery depth is smoothed harder without slowing the limbs.
+        (With no translation variance this is exactly the filter of the vertices themselves: every coordinate of a
+        frame has the same gain unless ``SmoothConfig.per_vertex``.)
         """
         out = np.empty(vertices_m.shape, np.float32)
         for row, track_id in enumerate(int(t) for t in track_ids):
-            position = np.asarray(vertices_m[row], np.float64).reshape(-1)  # (V*3,)
+            vertices = np.asarray(vertices_m[row], np.float64)  # (V, 3)
+            centroid = vertices.mean(axis=0)  # (3,)
+            position = np.concatenate([(vertices - centroid).reshape(-1), centroid])  # (V*3 + 3,)
             weights_m = vertex_weights_m(uncertainty_m[row], self.config)  # (V,)
-            variance = measurement_variance(np.repeat(weights_m, 3), self.config)
+            shape_variance = measurement_variance(np.repeat(weights_m, 3), self.config)  # (V*3,)
+            centroid_variance = shape_variance.reshape(-1, 3).mean(axis=0)  # (3,)
             if translation_variance_m2 is not None:
-                variance = variance + np.tile(np.asarray(translation_variance_m2[row], np.float64), len(weights_m))
+                centroid_variance = centroid_variance + np.asarray(translation_variance_m2[row], np.float64)
+            variance = np.concatenate([shape_variance, centroid_variance])
             state = self._states.get(track_id)
             if state is None or time_s - state.time_s > self.config.max_gap_s:
                 state = FilterState.start(position, variance, time_s)
             else:
                 state = correct(predict(state, time_s, self.config), position, variance)
             self._states[track_id] = state
-            out[row] = state.position.reshape(vertices_m.shape[1:])
+            out[row] = state.position[:-3].reshape(vertices.shape) + state.position[-3:]
         self._forget(time_s)
         return out
 

@@ -8,14 +8,15 @@ from tests.smooth.test_offline import OFFSET_M, _rigid_swing
 
 
 def test_online_smoothing_keeps_the_body_rigid_and_follows_the_motion() -> None:
+    """The mesh is filtered as its centroid and its shape about it, so a body that moves rigidly stays rigid, even
+    with per-vertex gains (which the offline filter of the vertices themselves does not promise, test_offline)."""
     vertices, uncertainty, frames = _rigid_swing()
-    for config, rigid in ((SmoothConfig(), True), (SmoothConfig(per_vertex=True), False)):
+    for config in (SmoothConfig(), SmoothConfig(per_vertex=True)):
         smoother = OnlineSmoother(config)
         out = np.stack(
             [smoother.update(np.array([1]), vertices[i : i + 1], uncertainty[i : i + 1], i / 30.0)[0] for i in frames]
         )
-        drift = np.abs(out[:, 1] - out[:, 0] - OFFSET_M).max()
-        assert (drift < 1e-5) if rigid else (drift > 0.005)
+        assert np.abs(out[:, 1] - out[:, 0] - OFFSET_M).max() < 1e-5
         assert np.abs(out[-1] - vertices[-1]).max() < 0.1  # it follows, with a causal lag
 
 
@@ -34,7 +35,7 @@ def test_tracks_are_filtered_apart_and_restart_after_a_long_gap() -> None:
 
 def test_a_loosely_placed_depth_is_smoothed_harder_than_the_rest() -> None:
     """A still body whose placement jitters in depth by ~10 cm (and x, y by 1 cm): with the placement's variance the
-    smoothed depth jitters a third less, x and y as before, and the rigid shape stays."""
+    smoothed depth jitters less, x and y as before, and the shape is exactly the one filtered without it."""
     rng = np.random.default_rng(0)
     body = rng.normal(0, 0.3, (1, 50, 3))
     jitter = rng.normal(0, [0.01, 0.01, 0.1], (90, 1, 1, 3))
@@ -48,6 +49,6 @@ def test_a_loosely_placed_depth_is_smoothed_harder_than_the_rest() -> None:
     def wobble(out: np.ndarray) -> np.ndarray:
         return np.diff(out[30:].mean(axis=1), axis=0).std(axis=0)  # (3,) frame-to-frame, after settling
 
-    assert wobble(b)[2] < 0.8 * wobble(a)[2]  # measured 0.027 vs 0.040 m
+    assert wobble(b)[2] < 0.8 * wobble(a)[2]
     np.testing.assert_allclose(wobble(b)[:2], wobble(a)[:2], rtol=0.35)
-    np.testing.assert_allclose(b - b.mean(axis=1, keepdims=True), a - a.mean(axis=1, keepdims=True), atol=0.02)
+    np.testing.assert_allclose(b - b.mean(axis=1, keepdims=True), a - a.mean(axis=1, keepdims=True), atol=1e-5)
