@@ -50,7 +50,7 @@ class MeshEstimate:
     crops: Crops
     tokens: TokenPredictions
     meshes: Meshes
-    translation_cam_m: npt.NDArray[np.float32]  # (N, 3) vertex centroid in the camera frame
+    translation_cam_m: npt.NDArray[np.float32]  # (N, 3) the mesh's origin (MEGA's vertex centroid), camera frame
     translation_variance_m2: npt.NDArray[np.float32]  # (N, 3) its variance per axis (0: MEGA's crop camera's)
     sampled: npt.NDArray[np.bool_]  # (N,) whether K samples measured the uncertainty
 
