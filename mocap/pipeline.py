@@ -82,7 +82,7 @@ class Pipeline:
             return []
         restored = []
         for track_id in store.track_ids:
-            track = store.track(track_id)
+            track = store.track(track_id, ("xyxy_px", "landmarks_px"))
             if not len(track):
                 continue
             unmatched = last - int(track.frame_index[-1])

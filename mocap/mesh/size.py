@@ -16,21 +16,12 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-# Limbs between the 12 body joints (BlazePose indices): arms, legs, shoulder and hip widths, torso sides.
-LIMBS = (
-    (11, 13),
-    (13, 15),
-    (12, 14),
-    (14, 16),
-    (23, 25),
-    (25, 27),
-    (24, 26),
-    (26, 28),
-    (11, 12),
-    (23, 24),
-    (11, 23),
-    (12, 24),
-)
+from mocap.body.joint_weights import BODY_JOINTS
+from mocap.body.landmarks import SKELETON_EDGES
+
+# Limbs between the 12 body joints: MediaPipe's skeleton edges among them (arms, legs, shoulder and hip widths, torso
+# sides; BlazePose indices).
+LIMBS = tuple((a, b) for a, b in SKELETON_EDGES if a in BODY_JOINTS and b in BODY_JOINTS)
 
 
 def skeleton_size_m(landmarks_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:

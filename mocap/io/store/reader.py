@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,14 +115,14 @@ class RunStore:
         names = _array_names(self.path / "tracks" / str(track_id))
         return [n for n in names if _created_at_row(_array(self._root, f"tracks/{track_id}/{n}")) < rows]
 
-    def track(self, track_id: int) -> TrackData:
-        """Every committed row of one track."""
+    def track(self, track_id: int, names: Sequence[str] | None = None) -> TrackData:
+        """Every committed row of one track: all its fields, or only ``names`` (and ``frame_index``), which spares
+        reading the meshes when only the landmarks are wanted."""
         rows = self._track_rows().get(track_id)
         if rows is None:
             raise KeyError(f"{self.path} has no track {track_id}; it has {self.track_ids}")
-        fields = {
-            name: _read(_array(self._root, f"tracks/{track_id}/{name}"), 0, rows) for name in self.fields(track_id)
-        }
+        wanted = self.fields(track_id) if names is None else ["frame_index", *names]
+        fields = {name: _read(_array(self._root, f"tracks/{track_id}/{name}"), 0, rows) for name in wanted}
         return TrackData(track_id, fields["frame_index"], fields)
 
     def summary(self) -> str:
