@@ -52,7 +52,7 @@ from scipy.stats import spearmanr
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
-from mocap.lifter.model import JointLifter, lift_clip, load_lifter
+from mocap.lifter.model import JointLifter, lift_joints, load_lifter
 from mocap.mega.conditioning import landmark_features
 from mocap.mega.evaluate import HIPS, body_joint_errors_mm, body_joints, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
@@ -299,12 +299,10 @@ def bench_mediapipe(
     def fused(vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
         return fuse_world_landmarks(torch.from_numpy(vertices), world, share).numpy()
 
-    def fused_default(
-        vertices: np.ndarray, crops: Crops, seen_mirrored: Crops | None, lifted: np.ndarray
-    ) -> np.ndarray:
+    def fused_default(vertices: np.ndarray, crops: Crops, seen_mirrored: Crops | None) -> np.ndarray:
         """The mesh stage's fusion: toward the lifter's joints and MediaPipe's world landmarks, shares of policy."""
         estimates = [
-            (lifted, policy.lift_share),
+            (lift_joints(lifter, crops, seen_mirrored), policy.lift_share),
             (body_joints(world_landmarks(crops, seen_mirrored)), policy.world_share),
         ]
         return fuse_joint_estimates(torch.from_numpy(vertices), estimates).numpy()
@@ -317,10 +315,6 @@ def bench_mediapipe(
         truth_cam = track["vertices_cam_m"][rows].astype(np.float32)  # (F, V, 3)
         truth_lm = track["landmarks_cam_m"][rows]
         crops = clip_crops(detections)
-        seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
-        # The lifter reads each crop with its window of earlier ones (a temporal lifter) as the mesh stage does.
-        lifted_live = lift_clip(lifter, crops, detections["frame_index"])
-        lifted_view = lift_clip(lifter, crops, detections["frame_index"], seen_mirrored)
         predictions = predictor.predict(crops)
         pred = decode(tokenizer, torch.from_numpy(predictions.ids))
         rotation = rotation_6d_to_matrix(torch.from_numpy(predictions.rotation_6d))
@@ -331,15 +325,16 @@ def bench_mediapipe(
         live_mesh = mirror_averaged(predictor, tokenizer, crops, threshold)
         mirrored.append(errors_mm(live_mesh, truth_cam))
         mirrored_world.append(errors_mm(fused(live_mesh, world_landmarks(crops)), truth_cam))
-        mirrored_fused.append(errors_mm(fused_default(live_mesh, crops, None, lifted_live), truth_cam))
+        mirrored_fused.append(errors_mm(fused_default(live_mesh, crops, None), truth_cam))
         mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
+        seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
         view_mesh = mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored)
         viewed.append(errors_mm(view_mesh, truth_cam))
         viewed_world.append(errors_mm(fused(view_mesh, world_landmarks(crops, seen_mirrored)), truth_cam))
-        viewed_fused.append(errors_mm(fused_default(view_mesh, crops, seen_mirrored, lifted_view), truth_cam))
+        viewed_fused.append(errors_mm(fused_default(view_mesh, crops, seen_mirrored), truth_cam))
         truth_joints = body_joints(truth_lm)
-        lifted.append(body_joint_errors_mm(lifted_live, truth_joints))
-        lifted_viewed.append(body_joint_errors_mm(lifted_view, truth_joints))
+        lifted.append(body_joint_errors_mm(lift_joints(lifter, crops), truth_joints))
+        lifted_viewed.append(body_joint_errors_mm(lift_joints(lifter, crops, seen_mirrored), truth_joints))
         # MediaPipe's own two-view mean: the baseline with the same second measurement MEGA gets.
         baseline_viewed.append(joint_errors_mm(world_landmarks(crops, seen_mirrored), truth_lm))
         mp = joint_errors_mm(detections["landmarks_world_m"], truth_lm)

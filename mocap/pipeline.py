@@ -113,9 +113,7 @@ class Pipeline:
         fields: dict[str, np.ndarray] = {}
         if self.mesh is not None and len(written):
             mirror = None if detections.mirror is None else detections.mirror[written.detection_index]
-            estimate = self.mesh.estimate(
-                written, self.intrinsics(frame), started_s=started, mirror=mirror, time_s=frame.time_s
-            )
+            estimate = self.mesh.estimate(written, self.intrinsics(frame), started_s=started, mirror=mirror)
             fields = estimate.track_fields()
             meshes = estimate.meshes
             smoothed = self.smoother.update(

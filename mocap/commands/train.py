@@ -203,12 +203,6 @@ def _add_lifter(models: argparse._SubParsersAction) -> None:
     p.add_argument("--blocks", type=int, default=2, help="residual blocks (default 2)")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout in each block (default 0.1)")
     p.add_argument(
-        "--window", type=int, default=1, help="frames read per answer: this one and WINDOW-1 before it (default 1)"
-    )
-    p.add_argument("--frame-width", type=int, default=64, help="per-frame width of the motion branch (default 64)")
-    p.add_argument("--drop-fraction", type=float, default=0.3, help="windows trained with dropped frames (default 0.3)")
-    p.add_argument("--init", type=Path, help="a trained lifter.pt to start from (e.g. a single-frame one)")
-    p.add_argument(
         "--synthetic", type=int, default=102_400, help="synthetic crops made once per run (default 102400; 0 = none)"
     )
     p.add_argument(
@@ -236,13 +230,7 @@ def _run_lifter(args: argparse.Namespace) -> int:
         out=args.out,
         renders=tuple(args.renders),
         validation=args.validation,
-        model=LifterConfig(
-            width=args.width,
-            blocks=args.blocks,
-            dropout=args.dropout,
-            window=args.window,
-            frame_width=args.frame_width,
-        ),
+        model=LifterConfig(width=args.width, blocks=args.blocks, dropout=args.dropout),
         steps=args.steps,
         batch_size=args.batch,
         lr=args.lr,
@@ -252,8 +240,6 @@ def _run_lifter(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,
         resume=args.resume,
-        init=args.init,
-        drop_fraction=args.drop_fraction,
     )
     metrics = train_lifter(recipe)
     print(json.dumps({"out": str(args.out), "final": metrics["final"]}, indent=2))

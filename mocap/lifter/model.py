@@ -11,11 +11,6 @@ Input: (B, 33, 6) crop x, y in [-1, 1] (x right, y down), visibility, MediaPipe 
 exactly MEGA's conditioning. As MEGA's ``upright`` option does, the crop is first turned about the viewing axis so
 that the torso points up, and the answer is turned back, so an upside-down body is read as an upright one.
 
-A temporal lifter (``LifterConfig.window`` = T > 1) also reads the person's T - 1 frames before this one, (B, T, 33,
-6) oldest first (:mod:`mocap.lifter.temporal` builds the windows): motion tells depth and left from right where one
-frame cannot. Its motion branch is added to the per-frame embedding and starts at zero, so a temporal lifter
-initialised from a single-frame one begins with exactly its answers.
-
 Example:
     >>> lifter = load_lifter(Path("models/lifter_anny/lifter.pt"))  # doctest: +SKIP
     >>> joints_m = lift_joints(lifter, crops)  # (N, 12, 3)  # doctest: +SKIP
@@ -35,7 +30,6 @@ from torch import nn
 from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.symmetry import LANDMARK_MIRROR
 from mocap.errors import ModelNotFoundError
-from mocap.lifter.temporal import window_rows
 from mocap.mega.conditioning import landmark_features
 from mocap.mega.geometry import HIPS, turn_landmark_features, upright_angle, view_axis_rotation
 from mocap.mesh.mirror import mirror_crops
@@ -49,16 +43,11 @@ JOINT_HIPS = [BODY_JOINTS.index(j) for j in HIPS]
 
 @dataclass(frozen=True)
 class LifterConfig:
-    """A residual MLP: 198 inputs -> ``width`` -> ``blocks`` x (LayerNorm, Linear, GELU, Dropout, Linear) -> 36.
-
-    ``window`` > 1 adds the motion branch: each of the window's frames -> ``frame_width`` (Linear, GELU), the T of
-    them concatenated -> ``width``, added to the current frame's embedding."""
+    """A residual MLP: 198 inputs -> ``width`` -> ``blocks`` x (LayerNorm, Linear, GELU, Dropout, Linear) -> 36."""
 
     width: int = 1024
     blocks: int = 2
     dropout: float = 0.1
-    window: int = 1
-    frame_width: int = 64
 
 
 class JointLifter(nn.Module):
@@ -67,11 +56,6 @@ class JointLifter(nn.Module):
         self.config = config or LifterConfig()
         w = self.config.width
         self.embed = nn.Linear(33 * 6, w)
-        if self.config.window > 1:
-            self.frames = nn.Sequential(nn.Linear(33 * 6, self.config.frame_width), nn.GELU())
-            self.motion = nn.Linear(self.config.window * self.config.frame_width, w)
-            nn.init.zeros_(self.motion.weight)  # starts as the single-frame lifter (see the module docstring)
-            nn.init.zeros_(self.motion.bias)
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Dropout(self.config.dropout), nn.Linear(w, w))
             for _ in range(self.config.blocks)
@@ -79,22 +63,11 @@ class JointLifter(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, NUM_JOINTS * 3))
 
     def forward(self, cond: torch.Tensor) -> torch.Tensor:
-        """(B, 33, 6) landmark features, or (B, T, 33, 6) windows ending at the current frame (NaN where the detector
-        gave none) -> (B, 12, 3) body joints of the current frame, metres, hip-centred (mean of BlazePose 23 and
-        24), camera orientation (x right, y down, z forward). A single-frame lifter reads a window's last frame; a
-        temporal one reads a single frame as a person standing still."""
-        window = self.config.window
-        frames = cond if cond.dim() == 4 else cond[:, None].expand(-1, window, -1, -1)  # (B, T', 33, 6)
-        if window > 1 and frames.shape[1] != window:
-            raise ValueError(f"this lifter reads windows of {window} frames, not {frames.shape[1]}")
-        b, t = frames.shape[:2]
-        turn = view_axis_rotation(upright_angle(frames[:, -1]))  # (B, 3, 3) upright view -> camera, current frame
-        # The whole window turns with the current frame, so the motion between frames is kept.
-        turn_t = turn.transpose(1, 2).repeat_interleave(t, dim=0)  # (B T, 3, 3)
-        upright = turn_landmark_features(torch.nan_to_num(frames).reshape(b * t, 33, 6), turn_t).view(b, t, -1)
-        h = self.embed(upright[:, -1])
-        if window > 1:
-            h = h + self.motion(self.frames(upright).flatten(1))
+        """(B, 33, 6) landmark features (NaN where the detector gave none) -> (B, 12, 3) body joints, metres,
+        hip-centred (mean of BlazePose 23 and 24), camera orientation (x right, y down, z forward)."""
+        turn = view_axis_rotation(upright_angle(cond))  # (B, 3, 3) upright view -> camera
+        upright = turn_landmark_features(torch.nan_to_num(cond), turn.transpose(1, 2))
+        h = self.embed(upright.flatten(1))
         for block in self.blocks:
             h = h + block(h)
         joints = self.head(h).view(-1, NUM_JOINTS, 3)
@@ -114,13 +87,17 @@ def mirror_joints(joints_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return mirrored
 
 
-def two_view_features(crops: Crops, seen_mirrored: Crops | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The lifter's input for ``crops`` (N, 33, 6) and for their mirror images (N, 33, 6).
+@torch.no_grad()
+def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
+    """(N, 12, 3) hip-centred body joints of ``crops``, camera orientation, metres: the mean of the lifter's answer
+    for each crop and its answer for a mirror image, mirrored back, so the result is exactly flip-equivariant.
 
     The mirror image is the flipped frame's own crop where the flipped frame measured the person too (finite rows
     of ``seen_mirrored``, ``mocap.mesh.stage``): a second measurement, as the mesh stage uses for MEGA. Elsewhere it
     is the crop's landmarks mirrored (the lifter was trained on both, so this is a free second opinion).
     """
+    if not len(crops):
+        return np.zeros((0, NUM_JOINTS, 3), np.float32)
     twin = crops
     if seen_mirrored is not None:
         measured = np.isfinite(seen_mirrored.landmarks_crop).all(axis=(1, 2), keepdims=True)  # (N, 1, 1)
@@ -129,38 +106,9 @@ def two_view_features(crops: Crops, seen_mirrored: Crops | None = None) -> tuple
             landmarks_crop=np.where(measured, seen_mirrored.landmarks_crop, crops.landmarks_crop),
             landmarks_world_m=np.where(measured, seen_mirrored.landmarks_world_m, crops.landmarks_world_m),
         )
-    return crop_features(crops), crop_features(mirror_crops(twin))
-
-
-@torch.no_grad()
-def lift_two_views(lifter: JointLifter, features: torch.Tensor, twin_features: torch.Tensor) -> npt.NDArray[np.float32]:
-    """(N, [T,] 33, 6) features of N people and of their mirror images (windows for a temporal lifter) -> (N, 12, 3)
-    hip-centred body joints, camera orientation, metres: the mean of the lifter's answer for each person and its
-    answer for the mirror image, mirrored back, so the result is exactly flip-equivariant."""
-    n = len(features)
-    if not n:
-        return np.zeros((0, NUM_JOINTS, 3), np.float32)
     # One pass over both halves: at batch 1 the pass is bound by reading the weights (17 MB), not by arithmetic.
-    both = lifter(torch.cat([features, twin_features])).numpy()  # (2N, 12, 3)
-    return (both[:n] + mirror_joints(both[n:])) / 2
-
-
-def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
-    """(N, 12, 3) hip-centred body joints of ``crops`` (one frame each; a temporal lifter reads each as a person
-    standing still), both views as :func:`two_view_features` and :func:`lift_two_views` make them."""
-    return lift_two_views(lifter, *two_view_features(crops, seen_mirrored))
-
-
-def lift_clip(
-    lifter: JointLifter, crops: Crops, frame_index: npt.NDArray[np.int64], seen_mirrored: Crops | None = None
-) -> npt.NDArray[np.float32]:
-    """(N, 12, 3) joints of one person's N crops in the frames ``frame_index`` (N,) of a 30 fps clip, each read
-    with its window of earlier crops as the mesh stage reads them (:mod:`mocap.lifter.temporal`)."""
-    features, twins = two_view_features(crops, seen_mirrored)
-    if lifter.config.window == 1:
-        return lift_two_views(lifter, features, twins)
-    rows = torch.from_numpy(window_rows(np.zeros(len(crops), np.int64), frame_index, lifter.config.window))
-    return lift_two_views(lifter, features[rows], twins[rows])
+    both = lifter(torch.cat([crop_features(crops), crop_features(mirror_crops(twin))])).numpy()  # (2N, 12, 3)
+    return (both[: len(crops)] + mirror_joints(both[len(crops) :])) / 2
 
 
 def save_lifter(lifter: JointLifter, path: Path, metadata: dict[str, Any] | None = None) -> None:

@@ -7,12 +7,6 @@ targets: the mirrored body's joints). Each batch mixes ``1 - synthetic_fraction`
 (``mocap.mega.synthetic``: more poses than the renders hold). The synthetic crops are made once per run and kept in
 ``out/synthetic.npz``. Batches are drawn from ``(seed, step)``, so a resumed run continues exactly.
 
-A temporal lifter (``LifterConfig.window`` > 1) reads each render example's window of its clip's frames
-(:mod:`mocap.lifter.temporal`); a synthetic crop is a person standing still (its window repeats it). In a share
-``drop_fraction`` of the windows, frames other than the current one are dropped at a random rate up to 0.9 and held
-over, as a webcam that drops frames or a detector that misses some makes them. ``init`` starts from a trained lifter
-(a single-frame one: the motion branch starts at zero, so training begins at its answers).
-
 Outputs in ``out``: ``last.pt`` (resumable checkpoint, atomic), ``lifter.pt`` (float16 weights + config +
 metadata, :func:`mocap.lifter.model.load_lifter`), ``metrics.json`` (loss and validation figures per checkpoint).
 
@@ -35,10 +29,8 @@ import torch
 
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
-from mocap.errors import ConfigError
 from mocap.io.store.layout import to_json
-from mocap.lifter.model import JointLifter, LifterConfig, load_lifter, save_lifter
-from mocap.lifter.temporal import hold_dropped, window_rows
+from mocap.lifter.model import JointLifter, LifterConfig, save_lifter
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import lr_factor
@@ -65,29 +57,17 @@ class LifterRecipe:
     checkpoint_every: int = 500
     stop_at: int | None = None  # stop (checkpointed) at this step while the schedule runs to ``steps``
     resume: bool = False
-    init: Path | None = None  # a trained lifter to start from (its config must match ``model`` but for the window)
-    drop_fraction: float = 0.3  # windows with dropped frames (temporal lifters only)
 
 
 @dataclass(frozen=True)
 class LifterExamples:
-    """M examples: features (M, 33, 6) as ``crop_features``, target joints (M, 12, 3) hip-centred, metres, and each
-    example's window (M, T) of rows, oldest first, ending at itself (T = 1: the example alone)."""
+    """M examples: features (M, 33, 6) as ``crop_features``, target joints (M, 12, 3) hip-centred, metres."""
 
     features: torch.Tensor
     joints_m: torch.Tensor
-    windows: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.features)
-
-    def inputs(self, rows: torch.Tensor, kept: torch.Tensor | None = None) -> torch.Tensor:
-        """The lifter's input for ``rows`` (B,): (B, 33, 6), or (B, T, 33, 6) windows with the frames not ``kept``
-        (B, T) held over (:func:`mocap.lifter.temporal.hold_dropped`)."""
-        if self.windows.shape[1] == 1:
-            return self.features[rows]
-        windows = self.windows[rows]
-        return self.features[windows if kept is None else hold_dropped(windows, kept)]
 
 
 def body_joints_camera(
@@ -99,40 +79,21 @@ def body_joints_camera(
 
 
 def lifter_examples(
-    cond: npt.NDArray[np.float32],
-    landmarks_cam_m: npt.NDArray[np.float32],
-    mirrored: bool = True,
-    windows: npt.NDArray[np.int64] | None = None,
+    cond: npt.NDArray[np.float32], landmarks_cam_m: npt.NDArray[np.float32], mirrored: bool = True
 ) -> LifterExamples:
-    """Features (M, 33, 6) and GT landmarks (M, 33, 3) in camera orientation (and windows (M, T) of rows; None: each
-    example alone) -> the lifter's examples, with each one's mirror image appended when ``mirrored`` (2M rows; the
-    mirror images' windows are the mirror images of the windows)."""
-    rows = np.arange(len(cond))[:, None] if windows is None else np.asarray(windows, np.int64)
-    features, landmarks, all_rows = [cond], [landmarks_cam_m], [rows]
+    """Features (M, 33, 6) and GT landmarks (M, 33, 3) in camera orientation -> the lifter's examples, with each
+    one's mirror image appended when ``mirrored`` (2M rows)."""
+    features, landmarks = [cond], [landmarks_cam_m]
     if mirrored:
         features.append(np.concatenate([mirror_landmarks(cond[..., :3]), mirror_landmarks(cond[..., 3:])], axis=-1))
         landmarks.append(mirror_landmarks(landmarks_cam_m))
-        all_rows.append(rows + len(cond))
     joints = body_joints(np.concatenate(landmarks))
-    return LifterExamples(
-        torch.from_numpy(np.concatenate(features)).float(),
-        torch.from_numpy(joints).float(),
-        torch.from_numpy(np.concatenate(all_rows)),
-    )
+    return LifterExamples(torch.from_numpy(np.concatenate(features)).float(), torch.from_numpy(joints).float())
 
 
-def rendered_lifter_examples(examples: RenderedExamples, mirrored: bool = True, window: int = 1) -> LifterExamples:
-    """The lifter's examples of detector-measured renders; ``window`` > 1 needs the shards' frame indices."""
-    windows = None
-    if window > 1:
-        if examples.frame_index is None or examples.clip is None:
-            raise ConfigError(
-                "these rendered examples have no frame indices, which a temporal lifter needs: rebuild them with "
-                "`mocap data renders` (shards made before session 12 lack them)"
-            )
-        windows = window_rows(examples.clip, examples.frame_index, window)
+def rendered_lifter_examples(examples: RenderedExamples, mirrored: bool = True) -> LifterExamples:
     return lifter_examples(
-        examples.cond, body_joints_camera(examples.rotation_6d, examples.keypoints_canonical_m), mirrored, windows
+        examples.cond, body_joints_camera(examples.rotation_6d, examples.keypoints_canonical_m), mirrored
     )
 
 
@@ -158,9 +119,8 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     """Train (or resume) a lifter per ``recipe``; returns the final metrics (also in ``out/metrics.json``)."""
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
-    window = recipe.model.window
     renders = rendered_lifter_examples(
-        RenderedExamples(**_joined([RenderedExamples.load_folder(folder) for folder in recipe.renders])), window=window
+        RenderedExamples(**_joined([RenderedExamples.load_folder(folder) for folder in recipe.renders]))
     )
     synthetic = None
     if recipe.synthetic > 0 and recipe.synthetic_fraction > 0:
@@ -170,18 +130,13 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
             np.savez(out / "synthetic.partial.npz", **arrays)  # type: ignore[arg-type]
             (out / "synthetic.partial.npz").replace(cached)
         with np.load(cached) as arrays:
-            still = np.repeat(np.arange(len(arrays["cond"]))[:, None], window, axis=1)  # standing still
-            synthetic = lifter_examples(arrays["cond"], arrays["landmarks_cam_m"], windows=still)
+            synthetic = lifter_examples(arrays["cond"], arrays["landmarks_cam_m"])
     validation = None
     if recipe.validation is not None:
-        validation = rendered_lifter_examples(
-            RenderedExamples.load_folder(recipe.validation), mirrored=False, window=window
-        )
+        validation = rendered_lifter_examples(RenderedExamples.load_folder(recipe.validation), mirrored=False)
 
     torch.manual_seed(recipe.seed)
     lifter = JointLifter(recipe.model)
-    if recipe.init is not None:
-        _start_from(lifter, load_lifter(recipe.init))
     optimiser = torch.optim.AdamW(lifter.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     start, history = 0, []
     if recipe.resume and (out / "last.pt").exists():
@@ -195,11 +150,10 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     for step in range(start, min(recipe.steps, recipe.stop_at or recipe.steps)):
         generator = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
         rows = torch.randint(len(renders), (recipe.batch_size - n_synthetic,), generator=generator)
-        kept = _kept(len(rows), window, recipe.drop_fraction, generator)
-        features, joints = renders.inputs(rows, kept), renders.joints_m[rows]
+        features, joints = renders.features[rows], renders.joints_m[rows]
         if synthetic is not None and n_synthetic:
             picks = torch.randint(len(synthetic), (n_synthetic,), generator=generator)
-            features = torch.cat([features, synthetic.inputs(picks)])
+            features = torch.cat([features, synthetic.features[picks]])
             joints = torch.cat([joints, synthetic.joints_m[picks]])
         for group in optimiser.param_groups:
             group["lr"] = recipe.lr * lr_factor(step, recipe.warmup_steps, recipe.steps)
@@ -214,8 +168,7 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
             if validation is not None:
                 lifter.eval()
                 with torch.no_grad():
-                    every = torch.arange(len(validation))
-                    errors = body_joint_errors_mm(lifter(validation.inputs(every)).numpy(), validation.joints_m.numpy())
+                    errors = body_joint_errors_mm(lifter(validation.features).numpy(), validation.joints_m.numpy())
                 entry["validation"] = {f"{name}_mm": float(value.mean()) for name, value in errors.items()}
                 lifter.train()
             history.append(entry)
@@ -228,45 +181,9 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     return metrics
 
 
-def _kept(rows: int, window: int, drop_fraction: float, generator: torch.Generator) -> torch.Tensor | None:
-    """(rows, T) frames kept in each window: all, but in ``drop_fraction`` of the windows each frame before the
-    current one is dropped at a rate drawn from [0, 0.9]. None for a single-frame lifter."""
-    if window == 1:
-        return None
-    rate = torch.rand(rows, 1, generator=generator) * 0.9
-    rate = torch.where(torch.rand(rows, 1, generator=generator) < drop_fraction, rate, torch.zeros_like(rate))
-    kept = torch.rand(rows, window, generator=generator) >= rate
-    kept[:, -1] = True
-    return kept
-
-
-def _start_from(lifter: JointLifter, trained: JointLifter) -> None:
-    """Copy ``trained``'s weights into ``lifter``; only a motion branch ``trained`` lacks may stay as initialised."""
-    try:
-        missing, unexpected = lifter.load_state_dict(trained.state_dict(), strict=False)
-    except RuntimeError as error:  # a tensor of another shape
-        missing, unexpected = [str(error).splitlines()[0]], []
-    if unexpected or any(not name.startswith(("frames.", "motion.")) for name in missing):
-        raise ConfigError(
-            f"the lifter to start from does not fit this config (missing {missing}, unexpected {unexpected}): "
-            "give the --width and --blocks it was trained with"
-        )
-
-
 def _joined(parts: list[RenderedExamples]) -> dict[str, npt.NDArray[Any]]:
-    names = ["cond", "ids", "rotation_6d", "keypoints_canonical_m", "keypoints_crop"]
-    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
-    frames = [p.frame_index for p in parts]
-    clips = [p.clip for p in parts]
-    if all(f is not None for f in frames) and all(c is not None for c in clips):  # clips numbered across folders
-        offset, numbered = 0, []
-        for clip in clips:
-            assert clip is not None
-            numbered.append(clip + offset)
-            offset += int(clip.max()) + 1
-        joined["frame_index"] = np.concatenate(frames)  # type: ignore[arg-type]
-        joined["clip"] = np.concatenate(numbered)
-    return joined
+    names = ("cond", "ids", "rotation_6d", "keypoints_canonical_m", "keypoints_crop")
+    return {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
 
 
 def _checkpoint(

@@ -54,10 +54,6 @@ class RenderedExamples:
     keypoints_crop: (M, 33, 3) GT landmarks projected into the same crop, and 1 (confidence).
     ids_mirror: optional (M, N) int64 GT tokens of the mirrored canonical mesh (:meth:`mirrored`); shards built
         before session 8 lack it.
-    frame_index: optional (M,) int64 frame of each example in its clip (a frame MediaPipe missed has no row);
-        shards built before session 12 lack it.
-    clip: optional (M,) int64 shard of each example, set by :meth:`load_folder` (0, 1, ... in file order), so that
-        windows of consecutive frames (``mocap.lifter.temporal``) never span two clips.
     """
 
     cond: np.ndarray
@@ -66,8 +62,6 @@ class RenderedExamples:
     keypoints_canonical_m: np.ndarray
     keypoints_crop: np.ndarray
     ids_mirror: np.ndarray | None = None
-    frame_index: np.ndarray | None = None
-    clip: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -85,9 +79,8 @@ class RenderedExamples:
         if not shards:
             raise ConfigError(f"no rendered examples in {folder}; build them with `mocap data renders --out {folder}`")
         parts = [np.load(shard) for shard in shards]
-        names = [f.name for f in fields(cls) if f.name != "clip" and all(f.name in p.files for p in parts)]
-        clip = np.concatenate([np.full(len(p["ids"]), k, np.int64) for k, p in enumerate(parts)])
-        return cls(**{name: np.concatenate([p[name] for p in parts]) for name in names}, clip=clip)
+        names = [f.name for f in fields(cls) if all(f.name in p.files for p in parts)]
+        return cls(**{name: np.concatenate([p[name] for p in parts]) for name in names})
 
     def batch(self, rows: np.ndarray) -> TrainingBatch:
         return TrainingBatch(**{f.name: torch.from_numpy(getattr(self, f.name)[rows]) for f in fields(TrainingBatch)})
@@ -175,7 +168,6 @@ def clip_examples(
         keypoints_canonical_m=keypoints.numpy().astype(np.float32),
         keypoints_crop=np.concatenate([truth_crop, np.ones_like(truth_crop[..., :1])], -1).astype(np.float32),
         ids_mirror=ids_mirror.numpy().astype(np.int64),
-        frame_index=np.asarray(frame_index, np.int64),
     )
 
 

@@ -27,8 +27,7 @@ from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
 from mocap.errors import ModelNotFoundError
-from mocap.lifter.model import lift_two_views, two_view_features
-from mocap.lifter.temporal import FRAME_RATE_HZ, TrackWindows
+from mocap.lifter.model import lift_joints
 from mocap.mega.evaluate import body_joints
 from mocap.mega.geometry import HIPS
 from mocap.mega.predictor import MegaPredictor, SamplingConfig
@@ -132,9 +131,6 @@ class MeshEstimator:
         self.predictor = MegaPredictor(models.mega, sampling, device, codebook=codebook)
         self.seconds_per_sampled_crop = 0.0  # running average, for the live budget
         self.sizes = TrackSizes()  # each track's steady body size
-        window = models.lifter.config.window
-        self.windows = TrackWindows(window) if window > 1 else None  # each track's recent lifter inputs
-        self.frames_seen = 0
 
     @torch.no_grad()
     def estimate(
@@ -143,14 +139,12 @@ class MeshEstimator:
         intrinsics: npt.NDArray[np.float64],
         started_s: float | None = None,
         mirror: MirrorView | None = None,
-        time_s: float | None = None,
     ) -> MeshEstimate:
         """Meshes for ``tracks`` (N rows with landmarks), camera ``intrinsics`` (3, 3) pixels.
 
         ``started_s`` (a ``time.perf_counter()`` value) is when the frame started: live mode
         samples only what fits in the rest of the frame's budget. ``mirror`` (N rows) is what the detector
-        saw of the same people in the flipped frame (``Detections.mirror``), when it looked there. ``time_s`` is
-        the frame's time in its source, which places it in a temporal lifter's windows (None: calls are 1/30 s apart).
+        saw of the same people in the flipped frame (``Detections.mirror``), when it looked there.
         """
         crops = make_crops(tracks)
         seen_mirrored = None if mirror is None else mirror_view_crops(crops, mirror)
@@ -190,7 +184,7 @@ class MeshEstimator:
         translation = weak_perspective_to_translation(tokens.camera, crops.center_px, crops.size_px, focal, principal)
         estimates = [(body_joints(world_landmarks(crops, seen_mirrored)), self.policy.world_share)]
         if self.policy.lift_share > 0:
-            estimates.append((self.lift(tracks.track_id, crops, seen_mirrored, time_s), self.policy.lift_share))
+            estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
         oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates).numpy()  # (N, V, 3) camera
         centred_joints = regress_landmarks(torch.from_numpy(oriented)).numpy()  # (N, 33, 3) BlazePose-compatible
         if self.policy.steady_size:
@@ -214,20 +208,6 @@ class MeshEstimator:
         joints = (centred_joints + translation[:, None, :]).astype(np.float32)  # regressor rows sum to 1
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
         return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), variance.astype(np.float32), sampled)
-
-    def lift(
-        self, track_id: npt.NDArray[np.int64], crops: Crops, seen_mirrored: Crops | None, time_s: float | None
-    ) -> npt.NDArray[np.float32]:
-        """The joint lifter's (N, 12, 3) hip-centred joints of the crops, both views; a temporal lifter reads each
-        track's window of recent crops (:mod:`mocap.lifter.temporal`; slots of 1/30 s, so a webcam's dropped frames
-        are held over)."""
-        features, twins = two_view_features(crops, seen_mirrored)
-        self.frames_seen += 1
-        if self.windows is not None:
-            slot = self.frames_seen if time_s is None else round(time_s * FRAME_RATE_HZ)
-            both = self.windows.windows(track_id, slot, torch.cat([features, twins], dim=-1).numpy())  # (N, T, 33, 12)
-            features, twins = torch.from_numpy(both[..., :6]), torch.from_numpy(both[..., 6:])
-        return lift_two_views(self.models.lifter, features, twins)
 
     def deterministic_mesh(self, crops: Crops, tokens: TokenPredictions) -> Answer:
         """MEGA's argmax-pass answer for ``crops`` (refined when the policy says so) -> canonical meshes (N, V, 3),

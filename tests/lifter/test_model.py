@@ -16,7 +16,6 @@ from mocap.lifter.model import (
     JointLifter,
     LifterConfig,
     crop_features,
-    lift_clip,
     lift_joints,
     load_lifter,
     mirror_joints,
@@ -111,64 +110,3 @@ def test_missing_or_foreign_files_name_the_fix(tmp_path: Path) -> None:
     torch.save({"state": {}}, tmp_path / "other.pt")
     with pytest.raises(ModelNotFoundError, match="mocap train lifter"):
         load_lifter(tmp_path / "other.pt")
-
-
-def temporal_lifter(seed: int = 0, window: int = 5) -> JointLifter:
-    lifter = JointLifter(LifterConfig(width=32, blocks=1, window=window, frame_width=8)).eval()
-    lifter.load_state_dict(small_lifter(seed).state_dict(), strict=False)
-    return lifter
-
-
-def windows_of(crops: Crops, window: int) -> torch.Tensor:
-    """(N, T, 33, 6): frame k of each window is the crop shifted by a little motion per frame."""
-    features = crop_features(crops)
-    return torch.stack([features + 0.02 * (k - window + 1) for k in range(window)], dim=1)
-
-
-def test_a_temporal_lifter_starts_from_its_single_frame_answers() -> None:
-    """The motion branch starts at zero: a temporal lifter made from a single-frame one answers exactly as it, and a
-    single-frame lifter reads a window's last frame."""
-    single, temporal = small_lifter(), temporal_lifter()
-    windows = windows_of(random_crops(4), 5)
-    with torch.no_grad():
-        torch.testing.assert_close(temporal(windows), single(windows[:, -1]), atol=1e-6, rtol=0)
-        torch.testing.assert_close(single(windows), single(windows[:, -1]))
-        torch.testing.assert_close(temporal(windows[:, -1]), single(windows[:, -1]), atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match="windows of 5 frames"):
-        temporal(windows[:, 1:])
-
-
-def test_a_temporal_lifter_reads_the_motion_and_turns_with_the_whole_window() -> None:
-    lifter = temporal_lifter()
-    torch.nn.init.normal_(lifter.motion.weight, std=0.1)
-    windows = windows_of(random_crops(3), 5)
-    still = windows[:, -1:].expand(-1, 5, -1, -1)
-    roll = view_axis_rotation(torch.tensor([0.4, -2.0, 3.1]))  # (3, 3, 3)
-    rolled = torch.stack([turn_landmark_features(windows[:, k], roll) for k in range(5)], dim=1)
-    with torch.no_grad():
-        moving = lifter(windows)
-        assert not torch.allclose(moving, lifter(still), atol=1e-3)  # the earlier frames matter
-        torch.testing.assert_close(lifter(rolled), moving @ roll.transpose(1, 2), atol=2e-5, rtol=0)
-
-
-def test_lift_clip_reads_each_crop_with_its_window() -> None:
-    lifter, crops = temporal_lifter(window=3), random_crops(4)
-    torch.nn.init.normal_(lifter.motion.weight, std=0.1)
-    frames = np.array([0, 1, 3, 4])  # frame 2 missed: frame 1 held over in frame 3's window
-    direct, twins = crop_features(crops), crop_features(mirror_crops(crops))
-    rows = torch.tensor([[0, 0, 0], [0, 0, 1], [1, 1, 2], [2, 2, 3]])  # frame 4: frame 2 is before frame 3
-    with torch.no_grad():
-        expected = (lifter(direct[rows]).numpy() + mirror_joints(lifter(twins[rows]).numpy())) / 2
-    np.testing.assert_allclose(lift_clip(lifter, crops, frames), expected, atol=1e-6)
-    single = small_lifter()
-    np.testing.assert_allclose(lift_clip(single, crops, frames), lift_joints(single, crops), atol=1e-6)
-
-
-def test_temporal_lifters_save_and_load_their_window(tmp_path: Path) -> None:
-    lifter = temporal_lifter()
-    save_lifter(lifter, tmp_path / "lifter.pt")
-    loaded = load_lifter(tmp_path / "lifter.pt")
-    assert loaded.config.window == 5 and loaded.config.frame_width == 8
-    windows = windows_of(random_crops(2), 5)
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(windows), lifter(windows), atol=5e-3, rtol=0)

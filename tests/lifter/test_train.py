@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from mocap.body.symmetry import mirror_landmarks
-from mocap.errors import ConfigError
 from mocap.lifter.model import LifterConfig, load_lifter
 from mocap.lifter.train import LifterRecipe, lifter_examples, rendered_lifter_examples, train_lifter
 from mocap.mega.rendered import RenderedExamples
@@ -91,56 +88,3 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[name], b[name]) for name in a)
-
-
-def test_a_temporal_run_starts_from_a_single_frame_lifter_and_learns(tmp_path: Path) -> None:
-    single = train_lifter(recipe(tmp_path, out=tmp_path / "single", steps=200, checkpoint_every=200))
-    framed = tmp_path / "framed"
-    framed.mkdir()
-    for k, shard in enumerate([posed_shard(48, seed=2), posed_shard(48, seed=3)]):
-        frames = np.arange(48) if k == 0 else np.arange(0, 96, 2)  # the second clip every other frame
-        dataclasses.replace(shard, frame_index=frames).save(framed / f"clip_{k:05d}.npz")
-    val = tmp_path / "val_framed"
-    val.mkdir()
-    dataclasses.replace(posed_shard(32, seed=1), frame_index=np.arange(32)).save(val / "clip_00000.npz")
-    temporal = LifterConfig(width=64, blocks=1, dropout=0.0, window=4, frame_width=8)
-    start = train_lifter(
-        recipe(
-            tmp_path,
-            out=tmp_path / "t0",
-            renders=(framed,),
-            validation=val,
-            model=temporal,
-            init=tmp_path / "single" / "lifter.pt",
-            steps=1,
-            lr=0.0,
-            checkpoint_every=1,
-        )
-    )
-    # The motion branch starts at zero: the first figures are the single-frame lifter's (float16 file).
-    assert start["final"]["validation"]["mpjpe_mm"] == pytest.approx(single["final"]["validation"]["mpjpe_mm"], abs=0.5)
-    run = train_lifter(
-        recipe(
-            tmp_path,
-            out=tmp_path / "t1",
-            renders=(framed,),
-            validation=val,
-            model=temporal,
-            init=tmp_path / "single" / "lifter.pt",
-            steps=200,
-            checkpoint_every=100,
-        )
-    )
-    errors = [entry["validation"]["mpjpe_mm"] for entry in run["history"]]
-    assert errors[-1] < start["final"]["validation"]["mpjpe_mm"], errors
-    assert load_lifter(tmp_path / "t1" / "lifter.pt").config.window == 4
-
-
-def test_a_temporal_run_names_the_fix_for_shards_without_frames(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="mocap data renders"):
-        train_lifter(recipe(tmp_path, model=LifterConfig(width=64, blocks=1, window=4)))
-    train_lifter(recipe(tmp_path, out=tmp_path / "x", steps=1, checkpoint_every=1))
-    with pytest.raises(ConfigError, match="--width"):
-        train_lifter(
-            recipe(tmp_path, out=tmp_path / "y", model=LifterConfig(width=32), init=tmp_path / "x" / "lifter.pt")
-        )
