@@ -108,7 +108,7 @@ class Pipeline:
         gap = 1 if self._last_index is None else max(1, frame.index - self._last_index)
         self._last_index = frame.index
         detections = self.detector.detect(frame)
-        tracks = self.tracker.update(detections, frame_gap=gap)
+        tracks = self.tracker.update(detections, frame_gap=gap, image_rgb=frame.image_rgb)
         written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
         fields: dict[str, np.ndarray] = {}
         if self.mesh is not None and len(written):

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from track_scenes import Person, box_at, detections, id_per_person, id_switches, jittered, walk
+from track_scenes import Person, box_at, detections, id_per_person, id_switches, jittered, painted, walk
 
 from mocap.errors import ConfigError
 from mocap.track.tracker import TrackConfig, Tracker
@@ -13,10 +14,16 @@ from mocap.types import Detections, Tracks, TrackState
 Scene = list[list[tuple[str, Person]]]  # per frame: (name, person) in detection-row order
 
 
-def run(scene: Scene, config: TrackConfig | None = None) -> tuple[list[Tracks], dict[str, list[int]]]:
-    """Track a scene; return each frame's Tracks and the id each named person got per tracked frame."""
+def run(
+    scene: Scene, config: TrackConfig | None = None, images: bool = False
+) -> tuple[list[Tracks], dict[str, list[int]]]:
+    """Track a scene (with painted frames when ``images``: people can be re-identified); return each frame's
+    Tracks and the id each named person got per tracked frame."""
     tracker = Tracker(config or TrackConfig())
-    outputs = [tracker.update(detections([p for _, p in frame])) for frame in scene]
+    outputs = []
+    for frame in scene:
+        people = [p for _, p in frame]
+        outputs.append(tracker.update(detections(people), image_rgb=painted(people) if images else None))
     return outputs, id_per_person(outputs, [[name for name, _ in frame] for frame in scene])
 
 
@@ -320,3 +327,63 @@ def test_a_resumed_tracker_takes_up_the_tracks_it_is_given() -> None:
     assert lost.update(Detections.empty()).state.tolist() == [TrackState.LOST]  # 5 frames unmatched: still kept
     assert len(lost.update(Detections.empty())) == 0  # 6: dropped
     assert lost.next_track_id == 8
+
+
+# --- re-identification ----------------------------------------------------------------------------
+
+
+def away_and_back(absent: int, back: list[Person]) -> Scene:
+    """A person walks right for 20 frames, is hidden for ``absent`` frames, and ``back`` is who then appears."""
+    before = walk(300, 6, 20)
+    return [[("p", p)] for p in before] + [[] for _ in range(absent)] + [[("p", p)] for p in back]
+
+
+@pytest.mark.parametrize("absent", [31, 60, 149])
+def test_a_person_away_longer_than_max_lost_frames_is_known_again_by_their_clothes(absent: int) -> None:
+    """Walking on behind a wall for 1-5 s: the box's motion cannot say where they come out, their clothes can."""
+    back = walk(300 + 6 * (20 + absent), 6, 10)
+    outputs, ids = run(away_and_back(absent, back), images=True)
+    assert ids == {"p": [1] * 30}  # one id before and after
+    assert all(len(o) == 0 for o in outputs[20 + 31 : 20 + absent])  # no LOST rows past max_lost_frames
+    assert outputs[20 + absent].state.tolist() == [TrackState.CONFIRMED]  # confirmed at once on return
+    # Without the frames' images nobody is re-identified: the tracker behaves as before.
+    assert run(away_and_back(absent, back))[1]["p"][-1] == 2
+
+
+def test_someone_in_other_clothes_gets_a_new_id() -> None:
+    back = [replace(p, shirt=(30, 160, 40)) for p in walk(300 + 6 * 60, 6, 10)]
+    assert sorted(set(run(away_and_back(40, back), images=True)[1]["p"])) == [1, 2]
+
+
+def test_re_identification_needs_a_walk_the_person_could_have_made() -> None:
+    """40 frames away reach (0.05 x 40 + 0.5) x 300 = 750 px of the last box: 1 500 px away is someone else."""
+    back = walk(300 + 6 * 19 + 1500, 6, 10)
+    assert sorted(set(run(away_and_back(40, back), images=True)[1]["p"])) == [1, 2]
+
+
+def test_a_person_away_longer_than_reid_frames_gets_a_new_id() -> None:
+    back = walk(300 + 6 * 60, 6, 10)
+    config = TrackConfig(reid_frames=50)
+    assert sorted(set(run(away_and_back(40, back), config, images=True)[1]["p"])) == [1]
+    assert sorted(set(run(away_and_back(60, back), config, images=True)[1]["p"])) == [1, 2]
+
+
+def test_two_people_who_both_come_back_get_their_own_ids() -> None:
+    """Two people leave together and come back in the other order: each by their own clothes."""
+    a, b = walk(300, 6, 20), [replace(p, shirt=(240, 220, 40), trousers=(20, 20, 20)) for p in walk(900, 6, 20)]
+    scene: Scene = [[("a", pa), ("b", pb)] for pa, pb in zip(a, b, strict=True)] + [[] for _ in range(45)]
+    back_a, back_b = walk(900, 6, 10), [replace(p, shirt=b[0].shirt, trousers=b[0].trousers) for p in walk(400, 6, 10)]
+    scene += [[("b", pb), ("a", pa)] for pa, pb in zip(back_a, back_b, strict=True)]
+    ids = run(scene, images=True)[1]
+    assert set(ids["a"]) == {1} and set(ids["b"]) == {2}
+
+
+def test_clothes_are_not_learnt_while_boxes_overlap() -> None:
+    """Pixels inside overlapping boxes may be the other person's: a track remembers what it saw alone."""
+    tracker = Tracker()
+    red, green = Person(box_at(300, 450, 300)), Person(box_at(340, 450, 300), shirt=(30, 160, 40))
+    for _ in range(5):
+        tracker.update(detections([red]), image_rgb=painted([red]))
+    tracker.update(detections([red, green]), image_rgb=painted([red, green]))  # green stands in front of red
+    (track,) = [t for t in tracker._tracks if t.track_id == 1]
+    np.testing.assert_allclose(track.appearance[:3], np.array(red.shirt) / 255, atol=1e-6)

@@ -2,7 +2,8 @@
 
 A person is a box plus a pose: ``arms_up`` (0 = hands by the hips, 1 = hands above the head) and
 ``stride`` (0 = feet together, 1 = legs wide apart). Landmarks are placed in the box in MediaPipe
-BlazePose order, so two people with different poses differ in landmark similarity.
+BlazePose order, so two people with different poses differ in landmark similarity. ``painted`` draws a
+frame in which each person wears a shirt and trousers of their own colours, for re-identification.
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ class Person:
     arms_up: float = 0.0
     stride: float = 0.0
     score: float = 0.9
+    shirt: tuple[int, int, int] = (200, 60, 60)
+    trousers: tuple[int, int, int] = (40, 40, 160)
+
+
+def painted(people: Sequence[Person], size_wh: tuple[int, int] = (1920, 1080)) -> npt.NDArray[np.uint8]:
+    """(H, W, 3) uint8 frame on a grey background: each box above the hips in the shirt's colour, below in the
+    trousers' (later people in front)."""
+    image = np.full((size_wh[1], size_wh[0], 3), 128, np.uint8)
+    for p in people:
+        x0, y0, x1, y1 = (int(round(v)) for v in p.xyxy_px)
+        hips = int(round(y0 + 0.52 * (y1 - y0)))
+        image[max(y0, 0) : max(hips, 0), max(x0, 0) : max(x1, 0)] = p.shirt
+        image[max(hips, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = p.trousers
+    return image
 
 
 def skeleton_px(xyxy_px: Sequence[float], arms_up: float = 0.0, stride: float = 0.0) -> npt.NDArray[np.float32]:
