@@ -457,3 +457,27 @@ def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> N
     root = bvhio.readAsHierarchy(str(bvh))
     assert len(root.Keyframes) == len(open_store(mesh_run).track(1).frame_index)
     assert np.load(npz)["pose_rotmat"].shape[1:] == (104, 3, 3)
+
+
+def test_a_walker_hidden_for_over_a_second_keeps_their_id(tmp_path: Path) -> None:
+    """samples/two_people_crossing.mp4: the far walker is hidden behind the near one for 36 frames, longer than the
+    tracker keeps a lost box; their clothes give them back their id (re-identification), so two people give two
+    tracks, each the same ground-truth person throughout."""
+    root = Path(__file__).resolve().parents[1] / "samples"
+    store_path = tmp_path / "crossing.zarr"
+    assert (
+        main(["run", str(root / "two_people_crossing.mp4"), "-o", str(store_path), "--no-progress", "--no-mesh"]) == 0
+    )
+    store, truth = open_store(store_path), open_store(root / "two_people_crossing.gt.zarr")
+    assert store.track_ids == [1, 2]
+    hidden = store.track(2, names=["xyxy_px"]).frame_index
+    assert hidden.min() < 41 and hidden.max() > 76 and not np.isin(np.arange(45, 70), hidden).any()
+    for track_id in store.track_ids:  # each track stays on one person: its landmarks nearest that person's
+        track = store.track(track_id, names=["landmarks_px"])
+        miss = []
+        for person_id in truth.track_ids:
+            person = truth.track(person_id)
+            rows = np.searchsorted(person.frame_index, track.frame_index)
+            gap = track["landmarks_px"][..., :2] - person["landmarks_px"][rows][..., :2]  # (n, 33, 2)
+            miss.append(np.nanmean(np.linalg.norm(gap, axis=-1), axis=1))
+        assert len(set(np.argmin(np.stack(miss), axis=0).tolist())) == 1, f"track {track_id} changed person"
