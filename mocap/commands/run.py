@@ -123,6 +123,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "answer for that second measurement (lower error on every crop, for a second detector pass per frame run "
         "beside the first; default: on in offline and quality modes, off in live mode)",
     )
+    p.add_argument(
+        "--reid-frames",
+        type=int,
+        metavar="N",
+        help="a person hidden for longer than the tracker keeps a lost box (1 s) gets their id back if their clothes' "
+        "colours match and they come back within N frames (default 150 = 5 s at 30 fps; 0 = never: use it when "
+        "people dress alike)",
+    )
     p.add_argument("--focal", type=float, help="focal length in pixels when the camera is unknown (default max(W, H))")
     p.add_argument("--view", action="store_true", help="show the capture live in the 3D viewer")
     p.add_argument(
@@ -208,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
             min_presence_confidence=args.min_confidence,
             mirror_view=mirror_view and not args.no_mesh,  # only the mesh stage uses the second view
         ),
-        track=TrackConfig(),
+        track=TrackConfig() if args.reid_frames is None else TrackConfig(reid_frames=args.reid_frames),
         mesh=not args.no_mesh,
         policy=policy,
         focal_px=args.focal,
