@@ -198,8 +198,20 @@ class Tracker:
         self._on_miss([track for track in self._tracks if track.track_id not in detection_index])
         unmatched = np.setdiff1d(np.arange(len(detections)), np.array(list(detection_index.values()), np.int64))
         unmatched = unmatched[detections.score[unmatched] >= self.config.min_score]
-        if looks is not None and len(unmatched):
-            for track, d in self._reidentify(detections, unmatched, looks):
+        if looks is not None:
+            # A newcomer may be someone lost: first seen next to another person (no colours then), they step clear
+            # within the frames a new track needs to be confirmed. A track that young was never returned as
+            # CONFIRMED before this frame, so it can give way to the old id unseen: it is dropped.
+            newcomers = {
+                detection_index[t.track_id]: t.track_id
+                for t in self._tracks
+                if t.age < self.config.min_hits and t.track_id in detection_index
+            }
+            candidates = np.union1d(unmatched, np.array(list(newcomers), np.int64))
+            for track, d in self._reidentify(detections, candidates, looks) if len(candidates) else []:
+                if d in newcomers:
+                    del detection_index[newcomers[d]]
+                    self._tracks = [t for t in self._tracks if t.track_id != newcomers[d]]
                 self._on_found(track, detections, d, looks)
                 detection_index[track.track_id] = d
         for d in np.setdiff1d(unmatched, np.array(list(detection_index.values()), np.int64)):

@@ -387,3 +387,18 @@ def test_clothes_are_not_learnt_while_boxes_overlap() -> None:
     tracker.update(detections([red, green]), image_rgb=painted([red, green]))  # green stands in front of red
     (track,) = [t for t in tracker._tracks if t.track_id == 1]
     np.testing.assert_allclose(track.appearance[:3], np.array(red.shirt) / 255, atol=1e-6)
+
+
+def test_a_person_who_comes_back_beside_someone_is_known_again_once_clear() -> None:
+    """The first two frames back, their box overlaps a bystander's (no colours learnt or compared): a tentative
+    track starts, and on the third frame, clear of the bystander, the frame that would confirm it, they get their
+    old id instead and the new one is dropped."""
+    bystander = Person(box_at(900, 450, 300), shirt=(30, 160, 40), trousers=(90, 60, 20))
+    before = walk(300, 6, 20)
+    scene: Scene = [[("p", p), ("b", bystander)] for p in before] + [[("b", bystander)] for _ in range(40)]
+    back = [Person(box_at(cx, 450, 300), stride=0.5) for cx in (995, 1000, 1030, 1040)]  # overlapping, then clear
+    scene += [[("p", p), ("b", bystander)] for p in back]
+    outputs, ids = run(scene, images=True)
+    assert set(ids["b"]) == {2}
+    assert ids["p"][-4:] == [3, 3, 1, 1]  # tentative 3 while beside the bystander, then known again as 1
+    assert outputs[-1].track_id.tolist() == [1, 2] and outputs[-1].state.tolist() == [TrackState.CONFIRMED] * 2
