@@ -37,4 +37,7 @@ def test_distance_compares_only_the_regions_both_show() -> None:
     np.testing.assert_allclose(distance[:, :2], 0.0, atol=1e-12)  # b's missing shins cost nothing
     np.testing.assert_allclose(distance[0, 2], np.sqrt((0.36 + 0.36) / 3 / 3), atol=1e-12)
     np.testing.assert_allclose(distance, appearance_distance(np.concatenate([a, b, c]), np.concatenate([a, b])).T)
+    torso_only = np.full((1, DIM), np.nan)
+    torso_only[0, :3] = a[0, :3]
+    assert appearance_distance(torso_only, a)[0, 0] == np.inf  # one region alone is too little to go on
     assert appearance_distance(np.full((1, DIM), np.nan), a)[0, 0] == np.inf
