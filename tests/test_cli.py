@@ -460,7 +460,7 @@ def test_export_bvh_and_npz_from_a_mesh_run(mesh_run: Path, tmp_path: Path) -> N
 
 
 def test_a_walker_hidden_for_over_a_second_keeps_their_id(tmp_path: Path) -> None:
-    """samples/two_people_crossing.mp4: the far walker is hidden behind the near one for 36 frames, longer than the
+    """samples/two_people_crossing.mp4: the far walker is hidden behind the near one for 35 frames, longer than the
     tracker keeps a lost box; their clothes give them back their id (re-identification), so two people give two
     tracks, each the same ground-truth person throughout."""
     root = Path(__file__).resolve().parents[1] / "samples"

@@ -55,7 +55,7 @@ class TrackConfig:
         reid_frames: frames a lost person can still be re-identified by appearance: 150 = 5 s at 30 fps
             (0 = never). Past ``max_lost_frames`` such a person is no longer returned as a LOST row.
         reid_max_distance: highest RMS colour difference (RGB in [0, 1], :mod:`mocap.track.appearance`) of a
-            re-identification: 0.06. On the bundled crossing, the same shirt and trousers 37 frames apart differ
+            re-identification: 0.06. On the bundled crossing, the same shirt and trousers 38 frames apart differ
             by 0.017 and the two people by 0.12-0.18.
         reid_reach: how far a lost person may have moved per frame, in heights of their last box: 0.05 (1.5
             heights a second at 30 fps, a jog), plus half a height.

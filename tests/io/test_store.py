@@ -425,6 +425,7 @@ def test_summary_names_source_tracks_fields_and_bytes(tmp_path: Path) -> None:
     text = open_store(tmp_path / "run.zarr").summary()
     assert "/clips/two_people.mp4" in text and "640x480" in text and "complete" in text
     assert "frames: 30 (0-29)" in text and "duration 1.20 s" in text
-    assert "track 2: 9 frames (3-11)" in text
+    assert "track 2: 9 frames (3-11)  " in text
+    assert "track 3: 17 frames (8-29; away 5 frames, longest 5)" in text  # frames 20-24 without track 3
     assert "tokens               (n, 54) int16" in text
     assert "bytes on disk per person-frame" in text

@@ -150,7 +150,10 @@ class RunStore:
         rows, group_dir = self._track_rows()[track_id], self.path / "tracks" / str(track_id)
         frames = _read(_array(self._root, f"tracks/{track_id}/frame_index"), 0, rows)
         per_pf = disk_bytes(group_dir) / rows
-        lines = [f"  track {track_id}: {rows} frames ({frames[0]}-{frames[-1]})  {per_pf:,.0f} B per frame"]
+        # Frames the person was not stored: hidden, lost, or away and re-identified on return.
+        gaps = np.diff(frames) - 1
+        away = f"; away {int(gaps.sum())} frames, longest {int(gaps.max())}" if len(gaps) and gaps.max() > 0 else ""
+        lines = [f"  track {track_id}: {rows} frames ({frames[0]}-{frames[-1]}{away})  {per_pf:,.0f} B per frame"]
         for name in self.fields(track_id):
             array = _array(self._root, f"tracks/{track_id}/{name}")
             shape = ", ".join(["n", *map(str, array.shape[1:])]) + ("," if array.ndim == 1 else "")
