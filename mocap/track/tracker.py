@@ -190,7 +190,11 @@ class Tracker:
         if frame_gap < 1:
             raise ValueError(f"frame_gap must be >= 1 (frames since the previous update), but got {frame_gap}")
         self._predict(frame_gap)
-        looks = None if image_rgb is None else _unoccluded(detections, appearance(image_rgb, detections.landmarks_px))
+        # Colours are read only when someone may be re-identified with them (reid_frames 0: never, not even a
+        # person lost for less than max_lost_frames whose box the motion no longer finds).
+        looks = None
+        if image_rgb is not None and self.config.reid_frames > 0:
+            looks = _unoccluded(detections, appearance(image_rgb, detections.landmarks_px))
         detection_index = {track.track_id: d for track, d in self._associate(detections)}
         for track in self._tracks:
             if track.track_id in detection_index:

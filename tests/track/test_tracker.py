@@ -402,3 +402,10 @@ def test_a_person_who_comes_back_beside_someone_is_known_again_once_clear() -> N
     assert set(ids["b"]) == {2}
     assert ids["p"][-4:] == [3, 3, 1, 1]  # tentative 3 while beside the bystander, then known again as 1
     assert outputs[-1].track_id.tolist() == [1, 2] and outputs[-1].state.tolist() == [TrackState.CONFIRMED] * 2
+
+
+def test_reid_frames_zero_never_re_identifies() -> None:
+    """Not even a person lost for less than max_lost_frames whom the box's motion no longer finds."""
+    back = walk(300 + 6 * 19 + 300, 6, 10)  # 20 frames away, reappearing 300 px from where the box would be
+    assert sorted(set(run(away_and_back(20, back), images=True)[1]["p"])) == [1]
+    assert sorted(set(run(away_and_back(20, back), TrackConfig(reid_frames=0), images=True)[1]["p"])) == [1, 2]
