@@ -52,6 +52,7 @@ from scipy.stats import spearmanr
 from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
+from mocap.devices import resolve_device
 from mocap.lifter.model import JointLifter, lift_joints, load_lifter
 from mocap.mega.conditioning import landmark_features
 from mocap.mega.evaluate import HIPS, body_joint_errors_mm, body_joints, joint_errors_mm, rendered_errors_mm
@@ -98,13 +99,15 @@ def rotate(canonical_m: torch.Tensor, rotation: torch.Tensor) -> np.ndarray:
 
 
 def decode(tokenizer: MeshVQVAE, ids: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """(M, N) ids -> (M, V, 3) canonical meshes, in chunks (memory)."""
-    return torch.cat([tokenizer.decode(part) for part in ids.split(chunk)])
+    """(M, N) ids -> (M, V, 3) canonical meshes on the CPU, in chunks (memory), on the tokenizer's device."""
+    device = tokenizer.vq_vae.codebook.device
+    return torch.cat([tokenizer.decode(part.to(device)).cpu() for part in ids.split(chunk)])
 
 
 def decode_embeddings(tokenizer: MeshVQVAE, z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """(M, N, C) code embeddings -> (M, V, 3) canonical meshes, in chunks (memory)."""
-    return torch.cat([tokenizer.decode_embeddings(part) for part in z.split(chunk)])
+    """(M, N, C) code embeddings -> (M, V, 3) canonical meshes on the CPU, in chunks, on the tokenizer's device."""
+    device = tokenizer.vq_vae.codebook.device
+    return torch.cat([tokenizer.decode_embeddings(part.to(device)).cpu() for part in z.split(chunk)])
 
 
 @torch.no_grad()
@@ -446,11 +449,16 @@ def rendered_mirror_errors_mm(
 
 
 def median_ms(run, repeats: int) -> float:
-    run()
+    def synchronised() -> None:  # a GPU runs its kernels after the call returns: wait for them
+        run()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    synchronised()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        run()
+        synchronised()
         times.append(time.perf_counter() - start)
     return round(1000 * float(np.median(times)), 1)
 
@@ -477,20 +485,26 @@ def bench_policy_calibration(model: Mega, tokenizer: MeshVQVAE, examples: Render
 
 
 @torch.no_grad()
-def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
-    predictor = MegaPredictor(model, SamplingConfig(steps=5))
-    expected = MegaPredictor(model, codebook=tokenizer.vq_vae.codebook)
+def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops, device: torch.device | None = None) -> dict:
+    """Per-crop times on one crop of ``crops``; on ``device`` (default: where ``model`` is), answers back on the CPU
+    as the pipeline needs them."""
+    device = device or next(model.parameters()).device
+    model, tokenizer = model.to(device), tokenizer.to(device)
+    predictor = MegaPredictor(model, SamplingConfig(steps=5), device)
+    expected = MegaPredictor(model, device=device, codebook=tokenizer.vq_vae.codebook)
 
     def sampled() -> None:
         samples = predictor.predict(crops[:1], num_samples=16).samples
         assert samples is not None
-        tokenizer.decode(torch.from_numpy(samples[0]))
+        tokenizer.decode(torch.from_numpy(samples[0]).to(device)).cpu()
 
     world = torch.from_numpy(crops.landmarks_world_m[:1])
-    features = landmark_features(torch.from_numpy(crops.landmarks_crop[:1]), world).float()
+    features = landmark_features(torch.from_numpy(crops.landmarks_crop[:1]), world).float().to(device)
     argmax_ms = median_ms(lambda: predictor.predict(crops[:1]), 30)
     forward_ms = median_ms(lambda: model.argmax(features, 1), 30)
+    mesh_ids = torch.zeros(16, 54, dtype=torch.long, device=device)
     return {
+        "device": str(device),
         "threads": torch.get_num_threads(),
         "load_average_1min_before": round(os.getloadavg()[0], 2),
         "argmax_ms_batch1_per_crop": argmax_ms,
@@ -502,11 +516,12 @@ def bench_speed(model: Mega, tokenizer: MeshVQVAE, crops: Crops) -> dict:
         "k16_steps5_with_decode_ms_per_crop": median_ms(sampled, 10),
         # The pipeline's deterministic mesh per person (argmax pass + expected decode), alone and mirror-averaged.
         "expected_mesh_ms_per_crop": median_ms(
-            lambda: tokenizer.decode_embeddings(torch.from_numpy(expected.predict(crops[:1]).embeddings)), 30
+            lambda: tokenizer.decode_embeddings(torch.from_numpy(expected.predict(crops[:1]).embeddings).to(device)),
+            30,
         ),
         "expected_mesh_mirror_ms_per_crop": median_ms(lambda: mirror_averaged(expected, tokenizer, crops[:1], 0.0), 30),
-        "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(torch.zeros(1, 54, dtype=torch.long)), 30),
-        "decode_16_meshes_ms": median_ms(lambda: tokenizer.decode(torch.zeros(16, 54, dtype=torch.long)), 10),
+        "decode_one_mesh_ms": median_ms(lambda: tokenizer.decode(mesh_ids[:1]).cpu(), 30),
+        "decode_16_meshes_ms": median_ms(lambda: tokenizer.decode(mesh_ids).cpu(), 10),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
 
@@ -542,9 +557,14 @@ def main() -> None:
     parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--device", default="cpu", help="where the speed section runs (cpu, cuda, auto); written as speed_<device>"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mega.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    speed_key = "speed" if device.type == "cpu" else f"speed_{device.type}"  # the CPU figures stay where they were
     args.cache.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_trained(args.model).float(), MeshVQVAE.load(args.tokenizer).eval()
     lifter = load_lifter(args.lifter)
@@ -563,9 +583,9 @@ def main() -> None:
         if not args.clips:
             parser.error("--speed-only measures on the crops of the first --clips clip; pass one")
         crops = clip_crops(detect_clip(args.clips[0], args.cache))
-        result["speed"] = bench_speed(model, tokenizer, crops)
+        result[speed_key] = bench_speed(model, tokenizer, crops, device)
         args.out.write_text(json.dumps(result, indent=2))
-        print(json.dumps(result["speed"], indent=2))
+        print(json.dumps(result[speed_key], indent=2))
         return
     if not args.skip_synthetic:
         result["synthetic"] = bench_synthetic(model, tokenizer, args.crops, args.sampled, args.seed)
@@ -583,7 +603,7 @@ def main() -> None:
     if args.clips:
         result["mediapipe"], crops = bench_mediapipe(model, tokenizer, lifter, args.clips, args.cache)
         if not args.skip_speed:
-            result["speed"] = bench_speed(model, tokenizer, crops)
+            result[speed_key] = bench_speed(model, tokenizer, crops, device)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

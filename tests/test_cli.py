@@ -481,3 +481,13 @@ def test_a_walker_hidden_for_over_a_second_keeps_their_id(tmp_path: Path) -> Non
             gap = track["landmarks_px"][..., :2] - person["landmarks_px"][rows][..., :2]  # (n, 33, 2)
             miss.append(np.nanmean(np.linalg.norm(gap, axis=-1), axis=1))
         assert len(set(np.argmin(np.stack(miss), axis=0).tolist())) == 1, f"track {track_id} changed person"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_this_machine_lacks_is_a_clear_error_before_anything_is_written(
+    person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(person_clip), "-o", str(tmp_path / "o.zarr"), "--no-progress", "--device", "cuda"]) == 5
+    err = capsys.readouterr().err
+    assert "--device cpu" in err and "CUDA" in err
+    assert not (tmp_path / "o.zarr").exists()

@@ -140,6 +140,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="CPU threads for the mesh model (default 1: MediaPipe and video decoding use the other cores, "
         "and more threads measured slower on 2 cores)",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where the mesh networks run: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda, cuda:1 ... "
+        "(the detector runs on the CPU either way)",
+    )
     p.add_argument("--max-frames", type=int, help="stop after this many frames (default: the whole source)")
     p.add_argument("--fps", type=float, help="frame rate of an image folder (default 30)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -164,6 +170,7 @@ class _Limited:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from mocap.devices import resolve_device
     from mocap.io.sources import open_source
     from mocap.io.store import StoreWriter, open_store
     from mocap.mesh.models import MeshModels, model_ids
@@ -222,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         focal_px=args.focal,
     )
     # Models load before anything is written: a missing model file costs nothing.
-    estimator = None if args.no_mesh else MeshEstimator(MeshModels.load_default(), policy)
+    estimator = None if args.no_mesh else MeshEstimator(MeshModels.load_default(resolve_device(args.device)), policy)
     mode: Literal["create", "overwrite", "resume"] = (
         "resume" if args.resume else "overwrite" if args.overwrite else "create"
     )

@@ -107,7 +107,8 @@ def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None =
             landmarks_world_m=np.where(measured, seen_mirrored.landmarks_world_m, crops.landmarks_world_m),
         )
     # One pass over both halves: at batch 1 the pass is bound by reading the weights (17 MB), not by arithmetic.
-    both = lifter(torch.cat([crop_features(crops), crop_features(mirror_crops(twin))])).numpy()  # (2N, 12, 3)
+    features = torch.cat([crop_features(crops), crop_features(mirror_crops(twin))])  # (2N, 198)
+    both = lifter(features.to(next(lifter.parameters()).device)).cpu().numpy()  # (2N, 12, 3)
     return (both[: len(crops)] + mirror_joints(both[len(crops) :])) / 2
 
 

@@ -48,7 +48,7 @@ class MegaPredictor:
         self,
         model: Mega,
         config: SamplingConfig | None = None,
-        device: str = "cpu",
+        device: str | torch.device = "cpu",
         codebook: torch.Tensor | None = None,
     ) -> None:
         if model.config.cond != "landmarks":

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import torch
 
+from mocap.devices import resolve_device
 from mocap.errors import ConfigError
 from mocap.mega.data import (
     MeshTokenSource,
@@ -41,7 +42,6 @@ from mocap.mega.train import (
     Trainer,
     init_from_pretrained,
     load_trained,
-    resolve_device,
 )
 
 log = logging.getLogger(__name__)

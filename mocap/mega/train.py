@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from mocap.body.rotations import rotation_6d_to_matrix
+from mocap.devices import resolve_device
 from mocap.errors import CheckpointError, ModelNotFoundError
 from mocap.mega.backbones import BackboneConfig
 from mocap.mega.geometry import weak_perspective_project
@@ -174,11 +175,6 @@ def mega_losses(
         + config.geometry_weight * geometric
     )
     return Losses(total, cross_entropy, rotation, reprojection, geometric)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as torch spells it."""
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
 
 
 def init_from_pretrained(model: Mega, state: Mapping[str, torch.Tensor]) -> None:

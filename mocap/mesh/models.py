@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from mocap.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
+    import torch
+
     from mocap.lifter.model import JointLifter
     from mocap.mega.model import Mega
     from mocap.mesh.spread import SpreadPrior
@@ -72,7 +74,8 @@ class MeshModels:
     spread: SpreadPrior | None = None
 
     @classmethod
-    def load_default(cls, device: str = "cpu", spread: bool = True) -> MeshModels:
+    def load_default(cls, device: str | torch.device = "cpu", spread: bool = True) -> MeshModels:
+        """The shipped models on ``device``: "cpu", "cuda", "cuda:1" (``mocap.devices.resolve_device`` reads "auto")."""
         from mocap.lifter.model import load_lifter
         from mocap.mega.train import load_trained
         from mocap.mesh.spread import SpreadPrior
@@ -80,5 +83,11 @@ class MeshModels:
 
         tokenizer = MeshVQVAE.load(model_path(TOKENIZER), map_location=device).eval()
         mega = load_trained(model_path(MEGA)).to(device).eval()
+        lifter = load_lifter(model_path(LIFTER)).to(device)
         prior = SpreadPrior.load(model_path(SPREAD)) if spread else None
-        return cls(tokenizer=tokenizer, mega=mega, lifter=load_lifter(model_path(LIFTER)), spread=prior)
+        return cls(tokenizer=tokenizer, mega=mega, lifter=lifter, spread=prior)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks run (all three on one device); their inputs go there, answers come back to the CPU."""
+        return next(self.mega.parameters()).device

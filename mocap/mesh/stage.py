@@ -110,7 +110,6 @@ class MeshEstimator:
         models: MeshModels,
         policy: PolicyConfig | None = None,
         sampling: SamplingConfig | None = None,
-        device: str = "cpu",
     ) -> None:
         if models.spread is None:
             raise ModelNotFoundError("the mesh stage needs the models' spread prior: fit it with `mocap train spread`")
@@ -128,7 +127,10 @@ class MeshEstimator:
         self.models, self.spread = models, models.spread
         self.policy = policy or PolicyConfig()
         codebook = models.tokenizer.vq_vae.codebook if self.policy.decode == "expected" else None
-        self.predictor = MegaPredictor(models.mega, sampling, device, codebook=codebook)
+        # The networks run where the models were loaded (``MeshModels.load_default(device)``); the rest of the stage
+        # (fusion, placement, sizes) is small numpy work on the CPU.
+        self.device = models.device
+        self.predictor = MegaPredictor(models.mega, sampling, self.device, codebook=codebook)
         self.seconds_per_sampled_crop = 0.0  # running average, for the live budget
         self.sizes = TrackSizes()  # each track's steady body size
 
@@ -172,7 +174,7 @@ class MeshEstimator:
             k = self.policy.num_samples
             drawn = self.predictor.predict(crops[rows], num_samples=k).samples  # (M, K, T)
             assert drawn is not None
-            decoded = self.models.tokenizer.decode(torch.from_numpy(drawn.reshape(len(rows) * k, -1)))  # (M K, V, 3)
+            decoded = self.decode(drawn.reshape(len(rows) * k, -1))  # (M K, V, 3)
             uncertainty[torch.from_numpy(rows)] = vertex_uncertainty(decoded.view(len(rows), k, *decoded.shape[1:]))
             sampled[rows] = True
             cost = (time.perf_counter() - tic) / len(rows)
@@ -214,11 +216,13 @@ class MeshEstimator:
         centred, Anny axes; rotations canonical -> camera (N, 3, 3); crop cameras (N, 3)."""
         if self.policy.refine_iterations > 0:
             tokens = self.refine(crops, tokens)
-        if tokens.embeddings is not None:  # decode="expected", or refined
-            canonical = self.models.tokenizer.decode_embeddings(torch.from_numpy(tokens.embeddings))
-        else:
-            canonical = self.models.tokenizer.decode(torch.from_numpy(tokens.ids))
+        canonical = self.decode(tokens.ids if tokens.embeddings is None else tokens.embeddings)  # "expected", refined
         return canonical, rotation_6d_to_matrix(torch.from_numpy(tokens.rotation_6d)), torch.from_numpy(tokens.camera)
+
+    def decode(self, tokens: npt.NDArray[np.int64] | npt.NDArray[np.float32]) -> torch.Tensor:
+        """Token ids (B, N) or code embeddings (B, N, C) -> canonical meshes (B, V, 3) metres, on the CPU."""
+        tokenizer, given = self.models.tokenizer, torch.from_numpy(tokens).to(self.device)
+        return (tokenizer.decode(given) if tokens.ndim == 2 else tokenizer.decode_embeddings(given)).cpu()
 
     def refine(self, crops: Crops, tokens: TokenPredictions) -> TokenPredictions:
         """MEGA's deterministic answer pulled onto the crops' landmarks: new embeddings, rotation and camera.
@@ -227,23 +231,23 @@ class MeshEstimator:
         their confidence and the uncertainty stay MEGA's: they describe what MEGA predicted.
         """
         tokenizer = self.models.tokenizer
-        z = (
-            torch.from_numpy(tokens.embeddings)
-            if tokens.embeddings is not None
-            else tokenizer.vq_vae.lookup(torch.from_numpy(tokens.ids))
-        )
+
+        def given(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array).to(self.device)
+
+        z = given(tokens.embeddings) if tokens.embeddings is not None else tokenizer.vq_vae.lookup(given(tokens.ids))
         refined = refine_to_landmarks(
             tokenizer,
             z,
-            torch.from_numpy(tokens.rotation_6d),
-            torch.from_numpy(tokens.camera),
-            torch.from_numpy(crops.landmarks_crop),
-            torch.from_numpy(crops.landmarks_world_m),
+            given(tokens.rotation_6d),
+            given(tokens.camera),
+            given(crops.landmarks_crop),
+            given(crops.landmarks_world_m),
             RefineConfig(iterations=self.policy.refine_iterations),
         )
         return replace(
             tokens,
-            embeddings=refined.z.numpy().astype(np.float32),
-            rotation_6d=refined.rotation_6d.numpy().astype(np.float32),
-            camera=refined.camera.numpy().astype(np.float32),
+            embeddings=refined.z.cpu().numpy().astype(np.float32),
+            rotation_6d=refined.rotation_6d.cpu().numpy().astype(np.float32),
+            camera=refined.camera.cpu().numpy().astype(np.float32),
         )
