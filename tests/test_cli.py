@@ -491,3 +491,13 @@ def test_a_gpu_this_machine_lacks_is_a_clear_error_before_anything_is_written(
     err = capsys.readouterr().err
     assert "--device cpu" in err and "CUDA" in err
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_the_command_line_starts_without_torch() -> None:
+    """Every `mocap` command builds the whole parser first; heavy imports wait for the command that needs them
+    (torch and the renderer cost ~3 s, which `mocap info` and `mocap --help` paid before)."""
+    import subprocess
+    import sys
+
+    code = "import sys; from mocap.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
 from mocap.errors import ConfigError
-from mocap.synth.clip import SynthConfig, Synthesizer
+from mocap.synth.config import SynthConfig
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -62,6 +60,9 @@ def ground_truth_path(video_path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mocap.synth.clip import Synthesizer
     from mocap.synth.motions import held_out_names, held_out_performances
 
     if args.list_motions:
