@@ -396,9 +396,9 @@ def test_sampling_policy_measures_doubtful_crops_and_estimates_the_rest(mesh_run
 def test_models_without_a_spread_prior_name_the_fix(
     person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mocap.mesh.models import MEGA, TOKENIZER, models_dir
+    from mocap.mesh.models import LIFTER, MEGA, TOKENIZER, models_dir
 
-    for name in (TOKENIZER, MEGA):  # a training run's folder: models, but no prior fitted yet
+    for name in (TOKENIZER, MEGA, LIFTER):  # a training run's folder: networks, but no prior fitted yet
         (tmp_path / "models" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(models_dir() / name, tmp_path / "models" / name)
     monkeypatch.setenv("MOCAP_MODELS_DIR", str(tmp_path / "models"))
