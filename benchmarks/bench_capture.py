@@ -18,10 +18,11 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - frames/s of the run, peak memory, store bytes per person-frame.
 
 Usage: ``python benchmarks/bench_capture.py [CLIP ...] [--mode offline] [--refine 10] [--mirror-above U]
-[--[no-]mirror-view] [--lift-share S] [--world-share S] [--out FILE.json]``
+[--[no-]mirror-view] [--lift-share S] [--world-share S] [--stores DIR] [--out FILE.json]``
 (default out: ``results/capture.json``, ``capture_live.json``,
 ``capture_refine.json``, ``capture_mirror1.json``, ``capture_nomirrorview.json`` ... by mode, refinement, mirror
-averaging and mirrored view; default: the pipeline's defaults).
+averaging and mirrored view; default: the pipeline's defaults). With several clips the report ends with their means
+weighted by matched person-frames (``mean_over_person_frames``).
 """
 
 from __future__ import annotations
@@ -169,6 +170,19 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
     }
 
 
+def weighted_means(clips: dict[str, dict]) -> dict[str, float]:
+    """The clips' error figures averaged over their matched person-frames (longer clips weigh more)."""
+    names = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "root_error_mm", "overlay_miss_px", "mediapipe_2d_miss_px")
+    names += ("accel_error_smoothed_mm_per_frame2", "root_accel_error_smoothed_mm_per_frame2")
+    weights = np.array([c["person_frames_matched"] for c in clips.values()], float)
+    means = {}
+    for name in names:
+        values = np.array([np.nan if c[name] is None else c[name] for c in clips.values()], float)
+        seen = np.isfinite(values)
+        means[name] = round(float(np.average(values[seen], weights=weights[seen])), 2) if seen.any() else None
+    return {**means, "clips": len(clips), "person_frames_matched": int(weights.sum())}
+
+
 def run_clip(
     clip: Path,
     mode: str,
@@ -216,6 +230,9 @@ def main() -> None:
     parser.add_argument("--lift-share", type=float, help="mocap run --lift-share S (default: its own)")
     parser.add_argument("--world-share", type=float, help="mocap run --world-share S (default: its own)")
     parser.add_argument(
+        "--stores", type=Path, help="keep each run's store in this folder (default: a temporary one, removed)"
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="default: results/capture[_live|_quality][_refine][_mirrorU][_[no]mirrorview][_liftS][_worldS].json",
@@ -241,12 +258,16 @@ def main() -> None:
         "clips": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
+        stores = args.stores or Path(tmp)
+        stores.mkdir(parents=True, exist_ok=True)
         for clip in args.clips:
             shares = (args.lift_share, args.world_share)
-            speed = run_clip(clip, args.mode, Path(tmp), args.refine, args.mirror_above, args.mirror_view, shares)
+            speed = run_clip(clip, args.mode, stores, args.refine, args.mirror_above, args.mirror_view, shares)
             accuracy = evaluate(speed.pop("store"), clip.with_suffix(".gt.zarr"))
             report["clips"][clip.name] = {**accuracy, **speed}
             print(clip.name, json.dumps(report["clips"][clip.name]), flush=True)
+    if len(report["clips"]) > 1:
+        report["mean_over_person_frames"] = weighted_means(report["clips"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 

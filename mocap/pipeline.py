@@ -47,7 +47,8 @@ class RunConfig:
     track: TrackConfig = field(default_factory=TrackConfig)
     mesh: bool = True  # run MEGA per tracked person (off: landmarks and tracks only)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    smooth: SmoothConfig = field(default_factory=SmoothConfig)
+    live_smooth: SmoothConfig = field(default_factory=SmoothConfig.live)  # the causal filter, every mode
+    offline_smooth: SmoothConfig = field(default_factory=SmoothConfig)  # the forward-backward pass of offline runs
     focal_px: float | None = None  # when the camera is unknown: f = max(W, H)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class Pipeline:
         self.detector = PoseDetector(config.detect)
         self.tracker = Tracker(config.track, first_track_id=first_track_id)
         self.mesh = mesh
-        self.smoother = OnlineSmoother(config.smooth)
+        self.smoother = OnlineSmoother(config.live_smooth)
         self._last_index: int | None = None
 
     def resume(self, store: RunStore) -> list[int]:

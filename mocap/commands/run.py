@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             bar.close()
     if estimator is not None and policy.mode != "live":
-        smooth_store(args.output, config.smooth)  # forward-backward: every frame sees its future too
+        smooth_store(args.output, config.offline_smooth)  # forward-backward: every frame sees its future too
     print(
         f"{args.output}: {stats.frames} frames at {stats.fps:.1f} frames/s, "
         f"{len(stats.track_ids)} tracks, {stats.person_frames} person-frames"

@@ -8,6 +8,9 @@ occlusions) are coasted through but not written: the store keeps one row per see
 
 Memory: the filter keeps (T, D, 2, 2) covariances, so the coordinates are processed in
 blocks of ``block`` (independent filters): ~T * block * 80 bytes at a time.
+
+Each mesh is smoothed as its centroid and its shape about it, as the live filter does
+(:mod:`mocap.smooth.online`): the whole body moves far more gently than its limbs.
 """
 
 from __future__ import annotations
@@ -37,23 +40,35 @@ def smooth_sequence(
 ) -> npt.NDArray[np.float32]:
     """RTS-smooth one track: vertices (n, V, 3) seen at ``frame_index`` (n,) -> smoothed (n, V, 3).
 
-    Missed frames between the first and last seen frame enter the filter as NaN rows.
+    The mesh is smoothed as its vertex centroid (3,) and its shape about it (V*3), with the centroid's and the shape's
+    process noise (``SmoothConfig``); both get the frame's measurement noise. Missed frames between the first and
+    last seen frame enter the filter as NaN rows.
     """
     n, v, _ = vertices_m.shape
     span = int(frame_index[-1] - frame_index[0]) + 1
     rows = frame_index - frame_index[0]  # (n,) row of each seen frame in the full span
     times_s = np.arange(span) / fps
+    vertices = np.asarray(vertices_m, np.float64)
+    centroid = vertices.mean(axis=1)  # (n, 3)
+    weights = vertex_weights_m(uncertainty_m, config)  # (n, V) metres
+
+    def smoothed(values: npt.NDArray[np.float64], unc: npt.NDArray[np.float64], cfg: SmoothConfig) -> np.ndarray:
+        """(n, D) values seen at ``rows`` -> (n, D) smoothed, D <= block."""
+        positions = np.full((span, values.shape[1]), np.nan)
+        positions[rows] = values
+        full_unc = np.zeros((span, values.shape[1]))
+        full_unc[rows] = unc
+        return smooth_track(positions, full_unc, times_s, cfg, offline=True)[rows]
+
+    flat = (vertices - centroid[:, None]).reshape(n, v * 3)
+    flat_unc = np.repeat(weights, 3, axis=1)  # (n, V*3)
     out = np.empty((n, v * 3), np.float32)
-    flat = np.asarray(vertices_m, np.float64).reshape(n, v * 3)
-    flat_unc = np.repeat(vertex_weights_m(uncertainty_m, config), 3, axis=1)  # (n, V*3)
     for start in range(0, v * 3, block):
         stop = min(start + block, v * 3)
-        positions = np.full((span, stop - start), np.nan)
-        positions[rows] = flat[:, start:stop]
-        unc = np.zeros((span, stop - start))
-        unc[rows] = flat_unc[:, start:stop]
-        out[:, start:stop] = smooth_track(positions, unc, times_s, config, offline=True)[rows]
-    return out.reshape(n, v, 3)
+        out[:, start:stop] = smoothed(flat[:, start:stop], flat_unc[:, start:stop], config)
+    centroid_unc = np.repeat(weights.mean(axis=1, keepdims=True), 3, axis=1)  # (n, 3)
+    path = smoothed(centroid, centroid_unc, config.for_centroid())  # (n, 3)
+    return (out.reshape(n, v, 3) + path[:, None]).astype(np.float32)
 
 
 def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:

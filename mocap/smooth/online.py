@@ -1,7 +1,8 @@
 """Live smoothing of every track's mesh, one frame at a time (the causal half of :mod:`mocap.smooth.kalman`).
 
-Each track keeps its own per-coordinate Kalman state over its mesh's vertex centroid and its shape about it (3 +
-V*3 coordinates, camera frame, metres): the centroid also carries the placement's own noise. A frame's measurement
+Each track keeps its own per-coordinate Kalman states over its mesh's vertex centroid and its shape about it (3 and
+V*3 coordinates, camera frame, metres), each with its own process noise (``SmoothConfig``; ``SmoothConfig.live()`` by
+default): the centroid also carries the placement's own noise. A frame's measurement
 noise comes from its per-vertex
 uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful
 frame moves the track less. A track unseen for longer than
@@ -20,8 +21,9 @@ class OnlineSmoother:
     """One verb: ``update(track_ids, vertices, uncertainty, time_s) -> smoothed vertices``."""
 
     def __init__(self, config: SmoothConfig | None = None) -> None:
-        self.config = config or SmoothConfig()
-        self._states: dict[int, FilterState] = {}
+        self.config = config or SmoothConfig.live()
+        self.centroid_config = self.config.for_centroid()
+        self._states: dict[int, tuple[FilterState, FilterState]] = {}  # track -> (shape, centroid)
 
     def update(
         self,
@@ -44,25 +46,30 @@ class OnlineSmoother:
         for row, track_id in enumerate(int(t) for t in track_ids):
             vertices = np.asarray(vertices_m[row], np.float64)  # (V, 3)
             centroid = vertices.mean(axis=0)  # (3,)
-            position = np.concatenate([(vertices - centroid).reshape(-1), centroid])  # (V*3 + 3,)
             weights_m = vertex_weights_m(uncertainty_m[row], self.config)  # (V,)
             shape_variance = measurement_variance(np.repeat(weights_m, 3), self.config)  # (V*3,)
             centroid_variance = shape_variance.reshape(-1, 3).mean(axis=0)  # (3,)
             if translation_variance_m2 is not None:
                 centroid_variance = centroid_variance + np.asarray(translation_variance_m2[row], np.float64)
-            variance = np.concatenate([shape_variance, centroid_variance])
-            state = self._states.get(track_id)
-            if state is None or time_s - state.time_s > self.config.max_gap_s:
-                state = FilterState.start(position, variance, time_s)
+            shape = (vertices - centroid).reshape(-1)
+            states = self._states.get(track_id)
+            if states is None or time_s - states[0].time_s > self.config.max_gap_s:
+                states = (
+                    FilterState.start(shape, shape_variance, time_s),
+                    FilterState.start(centroid, centroid_variance, time_s),
+                )
             else:
-                state = correct(predict(state, time_s, self.config), position, variance)
-            self._states[track_id] = state
-            out[row] = state.position[:-3].reshape(vertices.shape) + state.position[-3:]
+                states = (
+                    correct(predict(states[0], time_s, self.config), shape, shape_variance),
+                    correct(predict(states[1], time_s, self.centroid_config), centroid, centroid_variance),
+                )
+            self._states[track_id] = states
+            out[row] = states[0].position.reshape(vertices.shape) + states[1].position
         self._forget(time_s)
         return out
 
     def _forget(self, time_s: float) -> None:
-        for track_id in [t for t, s in self._states.items() if time_s - s.time_s > self.config.max_gap_s]:
+        for track_id in [t for t, s in self._states.items() if time_s - s[0].time_s > self.config.max_gap_s]:
             del self._states[track_id]
 
     def reset(self) -> None:

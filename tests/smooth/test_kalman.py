@@ -40,7 +40,8 @@ def test_constant_velocity_signal_passes_unchanged() -> None:
     line = np.stack([0.5 * t, -0.2 * t + 1.0], axis=1)  # (T, 2) metres
     for offline in (False, True):
         out = smooth_track(line, np.zeros_like(line), t, CONFIG, offline=offline)
-        tolerance = 1e-5 if offline else 0.02  # the causal filter needs a few frames to learn the velocity
+        # offline 0.1 mm (the first frame's velocity prior); the causal filter needs a few frames to learn the velocity
+        tolerance = 1e-4 if offline else 0.02
         assert np.abs(out[10:] - line[10:]).max() < tolerance
 
 
