@@ -2,11 +2,10 @@
 
 Each track keeps its own per-coordinate Kalman states over its mesh's vertex centroid and its shape about it (3 and
 V*3 coordinates, camera frame, metres), each with its own process noise (``SmoothConfig``; ``SmoothConfig.live()`` by
-default): the centroid also carries the placement's own noise. A frame's measurement
-noise comes from its per-vertex
-uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful
-frame moves the track less. A track unseen for longer than
-``max_gap_s`` starts afresh; tracks that are gone are forgotten after that long too.
+default): the centroid also carries the placement's own noise. A frame's measurement noise comes from its per-vertex
+uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful frame moves the track
+less. A track unseen for longer than ``max_gap_s`` starts afresh; tracks that are gone are forgotten after that long
+too.
 """
 
 from __future__ import annotations
