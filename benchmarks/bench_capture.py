@@ -28,6 +28,7 @@ weighted by matched person-frames (``mean_over_person_frames``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -35,10 +36,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mocap.mega.evaluate import joint_errors_mm
+
+if TYPE_CHECKING:  # torch and Anny load only when a mesh is built
+    from mocap.body.anny_body import AnnyBody
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # BlazePose: shoulders .. ankles
@@ -68,13 +73,24 @@ def root_accel_error_mm(pred: np.ndarray, gt: np.ndarray) -> float:
     )
 
 
-def gt_vertices_cam(gt_track, frames: np.ndarray) -> np.ndarray:
-    """Ground-truth meshes (n, V, 3) in the camera frame for the given rows of a GT track."""
-    import torch
-
+@functools.cache
+def anny_body() -> AnnyBody:
+    """One Anny body model for every ground-truth mesh of the process (building it takes seconds)."""
     from mocap.body.anny_body import AnnyBody
 
-    body = AnnyBody()
+    return AnnyBody()
+
+
+@functools.lru_cache(maxsize=8)
+def gt_vertices_cam(gt_path: Path, person: int, rows: tuple[int, ...]) -> np.ndarray:
+    """Ground-truth meshes (n, V, 3) in the camera frame for the given rows of a GT track. Cached: every smoother
+    setting of ``bench_smooth.py`` scores against the same ground truth."""
+    import torch
+
+    from mocap.io.store import open_store
+
+    gt_track = open_store(gt_path).track(person)
+    frames = np.array(rows)
     pose = torch.from_numpy(np.asarray(gt_track["pose_rotmat"][frames], np.float32))
     phenotype = torch.from_numpy(np.asarray(gt_track["phenotype"][frames], np.float32))
     transl = torch.from_numpy(np.asarray(gt_track["transl_world_m"][frames], np.float32))
@@ -82,7 +98,7 @@ def gt_vertices_cam(gt_track, frames: np.ndarray) -> np.ndarray:
     for start in range(0, len(frames), 32):
         sl = slice(start, start + 32)
         with torch.no_grad():
-            out.append(body.forward(pose[sl], phenotype[sl], transl[sl]).vertices_m.numpy())
+            out.append(anny_body().forward(pose[sl], phenotype[sl], transl[sl]).vertices_m.numpy())
     world = np.concatenate(out)
     rotation = np.asarray(gt_track["rotation_world_to_cam"][frames])
     translation = np.asarray(gt_track["translation_world_to_cam_m"][frames])
@@ -95,6 +111,15 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
     from mocap.io.store import open_store
 
     run, gt = open_store(run_path), open_store(gt_path)
+    # Whole fields read once: a zarr read per row decompresses a chunk per row.
+    fields: dict[tuple[str, int, str], np.ndarray] = {}
+
+    def field(store: str, track: int, name: str) -> np.ndarray:
+        if (store, track, name) not in fields:
+            source = run if store == "run" else gt
+            fields[store, track, name] = np.asarray(source.track(track)[name][:])
+        return fields[store, track, name]
+
     # frame -> {track id: row} for both stores
     pred_rows = {
         t: dict(zip(run.track(t).frame_index.tolist(), range(len(run.track(t))), strict=True)) for t in run.track_ids
@@ -110,9 +135,9 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
             continue
         cost = np.zeros((len(people), len(tracks)))
         for i, p in enumerate(people):
-            g = gt.track(p)["landmarks_px"][gt_rows[p][frame], BODY, :2]
+            g = field("gt", p, "landmarks_px")[gt_rows[p][frame], BODY, :2]
             for j, t in enumerate(tracks):
-                q = run.track(t)["landmarks_px"][pred_rows[t][frame], BODY, :2]
+                q = field("run", t, "landmarks_px")[pred_rows[t][frame], BODY, :2]
                 cost[i, j] = np.nanmean(np.linalg.norm(g - q, axis=-1))
         for i, j in zip(*linear_sum_assignment(cost), strict=True):
             if cost[i, j] < 60:  # px: a real match, not the nearest stranger
@@ -134,14 +159,13 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         names = ("joints_cam_m", "joints_smoothed_cam_m", "vertices_smoothed_cam_m", "landmarks_px")
         pred: dict[str, list[np.ndarray]] = {name: [] for name in names}
         for _, t, row in matches:
-            track = run.track(t)
             for name in pred:
-                pred[name].append(np.asarray(track[name][row], np.float64))
+                pred[name].append(np.asarray(field("run", t, name)[row], np.float64))
         raw, smooth = np.stack(pred["joints_cam_m"]), np.stack(pred["joints_smoothed_cam_m"])
         errors = joint_errors_mm(smooth, gt_joints)  # hip-centred, 12 body joints
         mpjpe.extend(errors["mpjpe"] / 1000)
         pa.extend(errors["pa_mpjpe"] / 1000)
-        gv = gt_vertices_cam(gtrack, rows_gt)
+        gv = gt_vertices_cam(Path(gt_path), person, tuple(rows_gt.tolist()))
         pv = np.stack(pred["vertices_smoothed_cam_m"])
         pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))
         gt_px = np.asarray(gtrack["landmarks_px"][rows_gt], np.float64)[:, BODY, :2]
