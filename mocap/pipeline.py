@@ -33,6 +33,7 @@ from mocap.mesh.policy import PolicyConfig
 from mocap.mesh.stage import MeshEstimator
 from mocap.smooth.kalman import SmoothConfig
 from mocap.smooth.online import OnlineSmoother
+from mocap.track.sides import SideConfig, SideKeeper, align_mirror
 from mocap.track.tracker import TrackConfig, Tracker
 from mocap.types import Frame, FrameResult, TrackState
 
@@ -45,6 +46,7 @@ class RunConfig:
 
     detect: DetectConfig = field(default_factory=DetectConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
+    sides: SideConfig = field(default_factory=SideConfig)  # undo the detector's left-right swaps per track
     mesh: bool = True  # run MEGA per tracked person (off: landmarks and tracks only)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     live_smooth: SmoothConfig = field(default_factory=SmoothConfig.live)  # the causal filter, every mode
@@ -70,6 +72,7 @@ class Pipeline:
         self.config = config
         self.detector = PoseDetector(config.detect)
         self.tracker = Tracker(config.track, first_track_id=first_track_id)
+        self.sides = SideKeeper(config.sides)
         self.mesh = mesh
         self.smoother = OnlineSmoother(config.live_smooth)
         self._last_index: int | None = None
@@ -109,11 +112,15 @@ class Pipeline:
         gap = 1 if self._last_index is None else max(1, frame.index - self._last_index)
         self._last_index = frame.index
         detections = self.detector.detect(frame)
-        tracks = self.tracker.update(detections, frame_gap=gap, image_rgb=frame.image_rgb)
+        tracks = self.sides.keep(self.tracker.update(detections, frame_gap=gap, image_rgb=frame.image_rgb), gap)
         written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
         fields: dict[str, np.ndarray] = {}
         if self.mesh is not None and len(written):
-            mirror = None if detections.mirror is None else detections.mirror[written.detection_index]
+            mirror = None
+            if detections.mirror is not None:
+                mirror = align_mirror(
+                    written.landmarks_px, detections.mirror[written.detection_index], self.config.sides
+                )
             estimate = self.mesh.estimate(written, self.intrinsics(frame), started_s=started, mirror=mirror)
             fields = estimate.track_fields()
             meshes = estimate.meshes
