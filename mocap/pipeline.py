@@ -130,6 +130,7 @@ class Pipeline:
                 meshes.vertex_uncertainty_m,
                 frame.time_s,
                 estimate.translation_variance_m2,
+                meshes.joints_cam_m,
             )
             fields["vertices_smoothed_cam_m"] = smoothed.astype(np.float16)
             fields["joints_smoothed_cam_m"] = regress_landmarks(torch.from_numpy(smoothed)).numpy()

@@ -45,6 +45,8 @@ class SmoothConfig:
             models/mega_anny/MODEL_CARD.md, "End to end").
         centroid_accel_std_m_s2: the same for the centroid: a person's whole body accelerates far less than their
             limbs, and the centroid's depth, read from the person's 2-D size, is the noisiest coordinate.
+        turn_window_frames: offline only: a frame whose torso faces away from the frames within this many frames of
+            it is coasted through (:mod:`mocap.smooth.outliers`); 0 smooths every frame.
 
     The defaults were chosen on 30 validation renders end to end (models/mega_anny/MODEL_CARD.md, "Smoothing, session
     13"): session 5's single setting (accel 6, floor 0.01, gain 1.5 for everything), chosen for MEGA's meshes before
@@ -58,6 +60,7 @@ class SmoothConfig:
     max_gap_s: float = 0.5
     per_vertex: bool = False
     centroid_accel_std_m_s2: float = 2.0
+    turn_window_frames: int = 7
 
     @classmethod
     def live(cls) -> SmoothConfig:
@@ -154,18 +157,26 @@ class ForwardPass:
     restarted: list[bool]
 
 
-def kalman_forward(positions: Array, variances: Array, times_s: Array, config: SmoothConfig) -> ForwardPass:
+def kalman_forward(
+    positions: Array,
+    variances: Array,
+    times_s: Array,
+    config: SmoothConfig,
+    breaks: npt.NDArray[np.bool_] | None = None,
+) -> ForwardPass:
     """Filter a track: positions (T, D) with NaN rows for missed frames, variances (T, D), times (T,).
 
     Frames with a NaN measurement coast on the prediction; a gap longer than
-    ``max_gap_s`` restarts the filter at the next measurement.
+    ``max_gap_s`` restarts the filter at the next measurement, and so does a measured frame
+    marked in ``breaks`` (T,): nothing before it is averaged with it.
     """
     result = ForwardPass([], [], [])
     state: FilterState | None = None
     last_measured = -np.inf
     for t in range(len(times_s)):
         observed = bool(np.all(np.isfinite(positions[t])))
-        restart = state is None or (observed and times_s[t] - last_measured > config.max_gap_s)
+        broken = breaks is not None and bool(breaks[t])
+        restart = state is None or (observed and (times_s[t] - last_measured > config.max_gap_s or broken))
         if restart:
             if not observed:
                 raise ValueError(f"frame {t}: a track must start with a measurement (got NaN)")
@@ -209,15 +220,22 @@ def rts_smooth(forward: ForwardPass) -> Array:
 
 
 def smooth_track(
-    positions: Array, uncertainty_m: Array, times_s: Array, config: SmoothConfig, *, offline: bool = True
+    positions: Array,
+    uncertainty_m: Array,
+    times_s: Array,
+    config: SmoothConfig,
+    *,
+    offline: bool = True,
+    breaks: npt.NDArray[np.bool_] | None = None,
 ) -> Array:
     """Smooth one track's signal: positions (T, D) (NaN rows = missed frames), uncertainty (T, D) metres.
 
     ``offline=False`` returns the causal (filtered) estimate, as a live capture gets it;
-    ``offline=True`` adds the RTS backward pass. Missed frames are filled by the model.
+    ``offline=True`` adds the RTS backward pass. Missed frames are filled by the model. The
+    filter starts afresh at the (T,) ``breaks``.
     """
     variances = measurement_variance(np.nan_to_num(uncertainty_m, nan=0.0), config)
-    forward = kalman_forward(positions, variances, times_s, config)
+    forward = kalman_forward(positions, variances, times_s, config, breaks)
     if not offline:
         return np.stack([state.position for state in forward.filtered])
     return rts_smooth(forward)

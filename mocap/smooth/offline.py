@@ -10,7 +10,8 @@ Memory: the filter keeps (T, D, 2, 2) covariances, so the coordinates are proces
 blocks of ``block`` (independent filters): ~T * block * 80 bytes at a time.
 
 Each mesh is smoothed as its centroid and its shape about it, as the live filter does
-(:mod:`mocap.smooth.online`): the whole body moves far more gently than its limbs.
+(:mod:`mocap.smooth.online`): the whole body moves far more gently than its limbs. Frames whose
+body faces away from its neighbours' (:mod:`mocap.smooth.outliers`) are coasted through.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import numpy.typing as npt
 import torch
 
 from mocap.body.landmarks import regress_landmarks
-from mocap.io.store import open_store, replace_track_field
+from mocap.io.store import TrackData, open_store, replace_track_field
 from mocap.smooth.kalman import SmoothConfig, smooth_track, vertex_weights_m
+from mocap.smooth.outliers import turn_breaks, turned_frames
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,17 @@ def smooth_sequence(
     fps: float,
     config: SmoothConfig,
     *,
+    turned: npt.NDArray[np.bool_] | None = None,
+    breaks: npt.NDArray[np.bool_] | None = None,
     block: int = 6144,
 ) -> npt.NDArray[np.float32]:
     """RTS-smooth one track: vertices (n, V, 3) seen at ``frame_index`` (n,) -> smoothed (n, V, 3).
 
     The mesh is smoothed as its vertex centroid (3,) and its shape about it (V*3), with the centroid's and the shape's
     process noise (``SmoothConfig``); both get the frame's measurement noise. Missed frames between the first and
-    last seen frame enter the filter as NaN rows.
+    last seen frame enter the filter as NaN rows, and so do the ``turned`` (n,) rows
+    (:func:`mocap.smooth.outliers.turned_frames`): they get their neighbours' smoothed mesh. The filter starts afresh
+    at the ``breaks`` (n,) rows (:func:`mocap.smooth.outliers.turn_breaks`).
     """
     n, v, _ = vertices_m.shape
     span = int(frame_index[-1] - frame_index[0]) + 1
@@ -56,9 +62,14 @@ def smooth_sequence(
         """(n, D) values seen at ``rows`` -> (n, D) smoothed, D <= block."""
         positions = np.full((span, values.shape[1]), np.nan)
         positions[rows] = values
+        if turned is not None:
+            positions[rows[turned]] = np.nan
+        full_breaks = np.zeros(span, bool)
+        if breaks is not None:
+            full_breaks[rows[breaks]] = True
         full_unc = np.zeros((span, values.shape[1]))
         full_unc[rows] = unc
-        return smooth_track(positions, full_unc, times_s, cfg, offline=True)[rows]
+        return smooth_track(positions, full_unc, times_s, cfg, offline=True, breaks=full_breaks)[rows]
 
     flat = (vertices - centroid[:, None]).reshape(n, v * 3)
     flat_unc = np.repeat(weights, 3, axis=1)  # (n, V*3)
@@ -81,8 +92,13 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
         track = store.track(track_id)
         if "vertices_cam_m" not in track.fields or len(track) < 2:
             continue
+        vertices = track["vertices_cam_m"]
+        turned, breaks = _turns(track, vertices, config)
+        if turned.any() or breaks.any():
+            log.info("track %d: %d frames turned against their neighbours coasted through, smoothing restarted at %d "
+                     "turns round between two frames", track_id, turned.sum(), breaks.sum())  # fmt: skip
         smoothed = smooth_sequence(
-            track["vertices_cam_m"], track["vertex_uncertainty_m"], track.frame_index, fps, config
+            vertices, track["vertex_uncertainty_m"], track.frame_index, fps, config, turned=turned, breaks=breaks
         )
         joints = regress_landmarks(torch.from_numpy(smoothed)).numpy()
         replace_track_field(path, track_id, "vertices_smoothed_cam_m", smoothed.astype(np.float16))
@@ -90,3 +106,19 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
         done += 1
         log.info("track %d: %d frames smoothed forward-backward", track_id, len(track))
     return done
+
+
+def _turns(
+    track: TrackData, vertices_m: npt.NDArray[np.floating], config: SmoothConfig
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """(n,) frames turned against their neighbours, (n,) turns round between two frames (none when
+    ``config.turn_window_frames`` is 0); the joints are the store's, or regressed from ``vertices_m`` (n, V, 3)."""
+    n = len(vertices_m)
+    if config.turn_window_frames <= 0:
+        return np.zeros(n, bool), np.zeros(n, bool)
+    if "joints_cam_m" in track.fields:
+        joints = np.asarray(track["joints_cam_m"])
+    else:
+        joints = regress_landmarks(torch.from_numpy(np.asarray(vertices_m, np.float32))).numpy()
+    turned = turned_frames(joints, track.frame_index, config.turn_window_frames)
+    return turned, turn_breaks(joints, ~turned)

@@ -5,7 +5,9 @@ V*3 coordinates, camera frame, metres), each with its own process noise (``Smoot
 default): the centroid also carries the placement's own noise. A frame's measurement noise comes from its per-vertex
 uncertainty (by default their mean over the frame: ``SmoothConfig.per_vertex``), so a doubtful frame moves the track
 less. A track unseen for longer than ``max_gap_s`` starts afresh; tracks that are gone are forgotten after that long
-too.
+too. So does a track whose body turns round between two frames (:func:`mocap.smooth.outliers.turn_breaks`): one of
+the two readings is turned the wrong way, and averaging them would squeeze the mesh into a narrow ghost for the
+frames the filter takes to forget.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mocap.smooth.kalman import FilterState, SmoothConfig, correct, measurement_variance, predict, vertex_weights_m
+from mocap.smooth.outliers import TURN_BREAK_DEG, torso_normals
 
 
 class OnlineSmoother:
@@ -23,6 +26,7 @@ class OnlineSmoother:
         self.config = config or SmoothConfig.live()
         self.centroid_config = self.config.for_centroid()
         self._states: dict[int, tuple[FilterState, FilterState]] = {}  # track -> (shape, centroid)
+        self._facing: dict[int, npt.NDArray[np.float64]] = {}  # track -> torso normal (3,) of its last measurement
 
     def update(
         self,
@@ -31,6 +35,7 @@ class OnlineSmoother:
         uncertainty_m: npt.NDArray[np.floating],
         time_s: float,
         translation_variance_m2: npt.NDArray[np.floating] | None = None,
+        joints_m: npt.NDArray[np.floating] | None = None,
     ) -> npt.NDArray[np.float32]:
         """Filter one frame: vertices (N, V, 3), per-vertex uncertainty (N, V) -> smoothed (N, V, 3).
 
@@ -39,9 +44,11 @@ class OnlineSmoother:
         is far noisier than the shape. ``translation_variance_m2`` (N, 3), the placement's variance, is added to the
         centroid's measurement variance only, so a jittery depth is smoothed harder without slowing the limbs.
         (With no translation variance this is exactly the filter of the vertices themselves: every coordinate of a
-        frame has the same gain unless ``SmoothConfig.per_vertex``.)
+        frame has the same gain unless ``SmoothConfig.per_vertex``.) With the meshes' joints (N, 33, 3), a track
+        whose torso turned round since its last frame starts afresh.
         """
         out = np.empty(vertices_m.shape, np.float32)
+        facing = None if joints_m is None else torso_normals(joints_m)  # (N, 3)
         for row, track_id in enumerate(int(t) for t in track_ids):
             vertices = np.asarray(vertices_m[row], np.float64)  # (V, 3)
             centroid = vertices.mean(axis=0)  # (3,)
@@ -52,7 +59,12 @@ class OnlineSmoother:
                 centroid_variance = centroid_variance + np.asarray(translation_variance_m2[row], np.float64)
             shape = (vertices - centroid).reshape(-1)
             states = self._states.get(track_id)
-            if states is None or time_s - states[0].time_s > self.config.max_gap_s:
+            turned = False
+            if facing is not None:
+                last = self._facing.get(track_id)
+                turned = last is not None and float(last @ facing[row]) < np.cos(np.radians(TURN_BREAK_DEG))
+                self._facing[track_id] = facing[row]
+            if states is None or time_s - states[0].time_s > self.config.max_gap_s or turned:
                 states = (
                     FilterState.start(shape, shape_variance, time_s),
                     FilterState.start(centroid, centroid_variance, time_s),
@@ -70,6 +82,8 @@ class OnlineSmoother:
     def _forget(self, time_s: float) -> None:
         for track_id in [t for t, s in self._states.items() if time_s - s[0].time_s > self.config.max_gap_s]:
             del self._states[track_id]
+            self._facing.pop(track_id, None)
 
     def reset(self) -> None:
         self._states.clear()
+        self._facing.clear()

@@ -7,6 +7,7 @@ import numpy as np
 from mocap.smooth.kalman import SmoothConfig
 from mocap.smooth.online import OnlineSmoother
 from tests.smooth.test_offline import OFFSET_M, _rigid_swing, _swinging_arm_on_a_jittery_placement
+from tests.smooth.test_outliers import facing_joints, swapped
 
 
 def test_online_smoothing_keeps_the_body_rigid_and_follows_the_motion() -> None:
@@ -77,3 +78,23 @@ def test_live_steadies_the_placement_with_its_own_process_noise() -> None:
     np.testing.assert_allclose(
         runs[0] - runs[0].mean(1, keepdims=True), runs[1] - runs[1].mean(1, keepdims=True), atol=1e-5
     )
+
+
+def test_a_body_turned_round_between_two_frames_restarts_its_track() -> None:
+    """A still body read half a turned round on one frame (its mesh mirrored, its joints' left and right exchanged):
+    given the joints, the filter starts afresh into and out of that frame, so the frames after it are the body's
+    own; without them the twin is averaged in and pulls the next frames toward it."""
+    rng = np.random.default_rng(0)
+    body = rng.normal(0, 0.3, (1, 50, 3)) + np.array([0.0, 0.0, 3.0])
+    twin = body * np.array([-1.0, 1.0, 1.0])
+    joints = facing_joints(np.zeros(20))
+    uncertainty = np.full((1, 50), 0.02)
+    guarded, plain = OnlineSmoother(), OnlineSmoother()
+    out_guarded, out_plain = [], []
+    for i in range(20):
+        mesh, frame_joints = (twin, swapped(joints, [i])) if i == 10 else (body, joints)
+        out_guarded.append(guarded.update(np.array([1]), mesh, uncertainty, i / 30, None, frame_joints[i : i + 1])[0])
+        out_plain.append(plain.update(np.array([1]), mesh, uncertainty, i / 30)[0])
+    np.testing.assert_allclose(out_guarded[10], twin[0], atol=1e-6)  # the misread frame itself, as it came
+    np.testing.assert_allclose(np.stack(out_guarded[11:]), np.broadcast_to(body, (9, 50, 3)), atol=1e-6)
+    assert np.abs(out_plain[11] - body[0]).mean() > 0.02
