@@ -45,8 +45,9 @@ class SmoothConfig:
             models/mega_anny/MODEL_CARD.md, "End to end").
         centroid_accel_std_m_s2: the same for the centroid: a person's whole body accelerates far less than their
             limbs, and the centroid's depth, read from the person's 2-D size, is the noisiest coordinate.
-        turn_window_frames: offline only: a frame whose torso faces away from the frames within this many frames of
-            it is coasted through (:mod:`mocap.smooth.outliers`); 0 smooths every frame.
+        turn_window_frames: offline, a frame whose torso faces away from the frames within this many frames of it
+            is coasted through (:mod:`mocap.smooth.outliers`); live, up to half as many frames turned round from
+            the track's last one are, then the track starts afresh. 0 smooths every frame.
 
     The defaults were chosen on 30 validation renders end to end (models/mega_anny/MODEL_CARD.md, "Smoothing, session
     13"): session 5's single setting (accel 6, floor 0.01, gain 1.5 for everything), chosen for MEGA's meshes before

@@ -80,21 +80,23 @@ def test_live_steadies_the_placement_with_its_own_process_noise() -> None:
     )
 
 
-def test_a_body_turned_round_between_two_frames_restarts_its_track() -> None:
-    """A still body read half a turned round on one frame (its mesh mirrored, its joints' left and right exchanged):
-    given the joints, the filter starts afresh into and out of that frame, so the frames after it are the body's
-    own; without them the twin is averaged in and pulls the next frames toward it."""
+def test_a_body_misread_as_turned_round_is_coasted_through_and_a_lasting_turn_restarts_the_track() -> None:
+    """A still body read half a turn round (its mesh mirrored, its joints' left and right exchanged) on one frame,
+    then from frame 14 on. Given the joints, the filter coasts through the lone frame (the body stays itself) and
+    through the first 3 of the lasting run, then starts afresh on it; without them the first misreading is
+    averaged in and pulls the next frames toward its twin."""
     rng = np.random.default_rng(0)
     body = rng.normal(0, 0.3, (1, 50, 3)) + np.array([0.0, 0.0, 3.0])
     twin = body * np.array([-1.0, 1.0, 1.0])
-    joints = facing_joints(np.zeros(20))
+    joints = facing_joints(np.zeros(24))
     uncertainty = np.full((1, 50), 0.02)
+    misread = [10, *range(14, 24)]
     guarded, plain = OnlineSmoother(), OnlineSmoother()
     out_guarded, out_plain = [], []
-    for i in range(20):
-        mesh, frame_joints = (twin, swapped(joints, [i])) if i == 10 else (body, joints)
+    for i in range(24):
+        mesh, frame_joints = (twin, swapped(joints, [i])) if i in misread else (body, joints)
         out_guarded.append(guarded.update(np.array([1]), mesh, uncertainty, i / 30, None, frame_joints[i : i + 1])[0])
         out_plain.append(plain.update(np.array([1]), mesh, uncertainty, i / 30)[0])
-    np.testing.assert_allclose(out_guarded[10], twin[0], atol=1e-6)  # the misread frame itself, as it came
-    np.testing.assert_allclose(np.stack(out_guarded[11:]), np.broadcast_to(body, (9, 50, 3)), atol=1e-6)
+    np.testing.assert_allclose(np.stack(out_guarded[:17]), np.broadcast_to(body, (17, 50, 3)), atol=1e-6)
+    np.testing.assert_allclose(np.stack(out_guarded[17:]), np.broadcast_to(twin, (7, 50, 3)), atol=1e-6)
     assert np.abs(out_plain[11] - body[0]).mean() > 0.02
