@@ -224,6 +224,22 @@ def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path
     assert not np.allclose(first["vertices_cam_m"], second["vertices_cam_m"][rows], atol=1e-3)  # ... another mesh
 
 
+def test_side_keeping_and_the_turn_guard_can_be_turned_off(mesh_run: Path, tmp_path: Path) -> None:
+    """On by default and recorded in the store; walk.mp4 has no misread frames, so turning them off changes nothing
+    but the config."""
+    plain = open_store(short_walk_run(tmp_path / "plain.zarr", "--no-keep-sides", "--turn-window", "0", frames=12))
+    default = open_store(mesh_run)
+    assert plain.attrs["config"]["sides"]["enabled"] is False
+    assert default.attrs["config"]["sides"]["enabled"] is True
+    assert plain.attrs["config"]["offline_smooth"]["turn_window_frames"] == 0
+    assert plain.attrs["config"]["live_smooth"]["turn_window_frames"] == 0
+    assert default.attrs["config"]["offline_smooth"]["turn_window_frames"] == 7
+    first, second = plain.track(plain.track_ids[0]), default.track(default.track_ids[0])
+    rows = np.searchsorted(second.frame_index, first.frame_index)
+    np.testing.assert_array_equal(first["landmarks_px"], second["landmarks_px"][rows])
+    assert main(["run", "x.mp4", "-o", str(tmp_path / "bad.zarr"), "--turn-window", "-1"]) != 0
+
+
 def test_mirror_averaging_changes_only_the_doubtful_crops(mesh_run: Path, tmp_path: Path) -> None:
     def first_track(store: Any) -> Any:
         return store.track(store.track_ids[0])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from mocap.detect.config import DetectConfig
 from mocap.errors import ConfigError
 from mocap.mesh.policy import PolicyConfig
+from mocap.smooth.kalman import SmoothConfig
 
 if TYPE_CHECKING:  # the heavy modules load when the command runs, not when `mocap --help` builds its parser
     from mocap.io.sources import Source
@@ -131,6 +132,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "colours match and they come back within N frames (default 150 = 5 s at 30 fps; 0 = never: use it when "
         "people dress alike)",
     )
+    p.add_argument(
+        "--keep-sides",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="undo the detector's left-right label swaps, against each track's previous frame (default on; off to "
+        "see the detector's labels as they came)",
+    )
+    p.add_argument(
+        "--turn-window",
+        type=int,
+        default=SmoothConfig.turn_window_frames,
+        metavar="N",
+        help="smooth around meshes turned round from their neighbours (a misread body): offline, coast through a "
+        "frame whose body faces away from the frames within N of it; live, through up to N/2 in a row "
+        "(default %(default)s; 0 = smooth every mesh)",
+    )
     p.add_argument("--focal", type=float, help="focal length in pixels when the camera is unknown (default max(W, H))")
     p.add_argument("--view", action="store_true", help="show the capture live in the 3D viewer")
     p.add_argument(
@@ -177,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     from mocap.mesh.stage import MeshEstimator
     from mocap.pipeline import CaptureStats, OverlaySink, Pipeline, RunConfig, Sink, StoreSink, capture
     from mocap.smooth.offline import smooth_store
+    from mocap.track.sides import SideConfig
     from mocap.track.tracker import TrackConfig
     from mocap.types import FrameResult
 
@@ -204,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--lift-share + --world-share is at most 1, got {args.lift_share + args.world_share}")
     if args.refine < 0:
         raise ConfigError(f"--refine must be >= 0 steps, got {args.refine}")
+    if args.turn_window < 0:
+        raise ConfigError(f"--turn-window must be >= 0 frames (0 smooths every mesh), got {args.turn_window}")
     policy = PolicyConfig(
         mode=args.mode or ("live" if live_source else "offline"),
         num_samples=args.samples,
@@ -224,8 +244,11 @@ def run(args: argparse.Namespace) -> int:
             mirror_view=mirror_view and not args.no_mesh,  # only the mesh stage uses the second view
         ),
         track=TrackConfig() if args.reid_frames is None else TrackConfig(reid_frames=args.reid_frames),
+        sides=SideConfig(enabled=args.keep_sides),
         mesh=not args.no_mesh,
         policy=policy,
+        live_smooth=replace(SmoothConfig.live(), turn_window_frames=args.turn_window),
+        offline_smooth=SmoothConfig(turn_window_frames=args.turn_window),
         focal_px=args.focal,
     )
     # Models load before anything is written: a missing model file costs nothing.
