@@ -6,7 +6,8 @@ same places, so the swap is invisible on a skeleton overlay, but everything down
 turn: MEGA's mesh faces away, and the smoother, averaging a body with its own half-turned twin, squeezes it into a
 narrow ghost (shoulders 5-11 cm wide instead of 23). A real turn takes many frames and passes through profile; a swap
 takes one. So each frame's landmarks are compared with the same track's previous ones, as labelled and with left
-and right exchanged (:func:`swap_gain_px`), and relabelled when the exchange fits far better.
+and right exchanged (:func:`swap_gain_px`), and relabelled when the exchange fits far better; the world landmarks
+are also mirrored back in depth (:func:`unswap_world`).
 
 If a track began on swapped frames, the right labels would look swapped against it. So each track banks a frame of
 credit for every frame the detector agrees with it (up to ``SideConfig.credit``) and spends one on every frame it
@@ -55,6 +56,16 @@ class SideConfig:
 def relabel(landmarks: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
     """(..., 33, C) -> the same points with left and right labels exchanged (no coordinate changes)."""
     return landmarks[..., LANDMARK_MIRROR, :]
+
+
+def unswap_world(landmarks_world_m: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """(..., 33, 3) hip-centred world landmarks of a swapped reading -> the body as it stands.
+
+    A swapped reading is the person mirrored in depth (on the Sports2D demo the nose moves from 30 cm in front of
+    the hips to 6-24 cm behind them) with left and right exchanged, which makes it a proper body facing away: so
+    the labels are exchanged back and z negated (about the hips, the world landmarks' origin).
+    """
+    return relabel(landmarks_world_m) * np.array([1.0, 1.0, -1.0], dtype=landmarks_world_m.dtype)
 
 
 def swap_gain_px(
@@ -108,7 +119,7 @@ def align_mirror(direct_px: npt.NDArray[np.floating], mirror: MirrorView, config
     if not flip.any():
         return mirror
     px, world = mirror.landmarks_px.copy(), mirror.landmarks_world_m.copy()
-    px[flip], world[flip] = relabel(px[flip]), relabel(world[flip])
+    px[flip], world[flip] = relabel(px[flip]), unswap_world(world[flip])
     return MirrorView(px, world)
 
 
@@ -142,7 +153,7 @@ class SideKeeper:
             else:  # the track began swapped: follow the detector from now on
                 flip[i] = False
         px, world = tracks.landmarks_px.copy(), tracks.landmarks_world_m.copy()
-        px[flip], world[flip] = relabel(px[flip]), relabel(world[flip])
+        px[flip], world[flip] = relabel(px[flip]), unswap_world(world[flip])
         for i in np.flatnonzero(tracks.detection_index >= 0):
             self._reference[ids[i]], self._unseen[ids[i]] = px[i], 0
             if not flip[i]:

@@ -5,16 +5,25 @@ from dataclasses import replace
 import numpy as np
 from track_scenes import detections, jittered, walk
 
-from mocap.track.sides import SideConfig, SideKeeper, align_mirror, relabel, swap_gain_px
+from mocap.track.sides import SideConfig, SideKeeper, align_mirror, relabel, swap_gain_px, unswap_world
 from mocap.track.tracker import Tracker
 from mocap.types import Detections, MirrorView, Tracks
 
 
 def swapped_at(dets: Detections, frames: set[int], index: int) -> Detections:
-    """The detector's output with left and right exchanged on the given frames."""
+    """The detector's output on the given frames read as a body facing away: left and right exchanged, and the world
+    landmarks mirrored in depth as well (a proper body facing away)."""
     if index not in frames:
         return dets
-    return replace(dets, landmarks_px=relabel(dets.landmarks_px), landmarks_world_m=relabel(dets.landmarks_world_m))
+    world = relabel(dets.landmarks_world_m) * np.array([1, 1, -1], np.float32)
+    return replace(dets, landmarks_px=relabel(dets.landmarks_px), landmarks_world_m=world)
+
+
+def with_depth(dets: Detections, rng: np.random.Generator) -> Detections:
+    """World landmarks with some depth (the scenes' are flat), so that mirroring them in depth shows."""
+    world = dets.landmarks_world_m.copy()
+    world[..., 2] = rng.normal(0, 0.1, world.shape[:-1])
+    return replace(dets, landmarks_world_m=world)
 
 
 def keep_sides(frames: list[Detections], config: SideConfig | None = None) -> list[Tracks]:
@@ -26,11 +35,12 @@ def test_relabel_is_an_involution_that_moves_no_point() -> None:
     landmarks = np.random.default_rng(0).normal(size=(2, 33, 3))
     np.testing.assert_array_equal(relabel(relabel(landmarks)), landmarks)
     assert {tuple(p) for p in relabel(landmarks)[0]} == {tuple(p) for p in landmarks[0]}
+    np.testing.assert_array_equal(unswap_world(unswap_world(landmarks)), landmarks)
 
 
 def test_a_few_swapped_frames_are_relabelled_back() -> None:
     rng = np.random.default_rng(1)
-    truth = [jittered(detections([p]), rng, 2.0) for p in walk(300, 4, 60)]
+    truth = [with_depth(jittered(detections([p]), rng, 2.0), rng) for p in walk(300, 4, 60)]
     swaps = {20, 21, 22, 40}
     out = keep_sides([swapped_at(d, swaps, i) for i, d in enumerate(truth)])
     for i, (tracks, dets) in enumerate(zip(out, truth, strict=True)):
@@ -84,9 +94,10 @@ def test_gain_is_large_for_a_swap_and_nothing_for_a_profile() -> None:
 
 def test_the_mirrored_view_is_labelled_as_the_direct_one() -> None:
     direct = detections([p for p in walk(300, 0, 1)] + [p for p in walk(700, 0, 1)])
+    direct = with_depth(direct, np.random.default_rng(2))
     mirror = MirrorView(
         np.stack([relabel(direct.landmarks_px[0]), direct.landmarks_px[1] + 1.0]),
-        np.stack([relabel(direct.landmarks_world_m[0]), direct.landmarks_world_m[1]]),
+        np.stack([unswap_world(direct.landmarks_world_m[0]), direct.landmarks_world_m[1]]),
     )
     aligned = align_mirror(direct.landmarks_px, mirror, SideConfig())
     np.testing.assert_array_equal(aligned.landmarks_px[0], direct.landmarks_px[0])
