@@ -224,6 +224,21 @@ def test_decode_choice_is_recorded_and_changes_the_mesh(mesh_run: Path, tmp_path
     assert not np.allclose(first["vertices_cam_m"], second["vertices_cam_m"][rows], atol=1e-3)  # ... another mesh
 
 
+def test_a_single_photo_gets_its_people_and_meshes(tmp_path: Path) -> None:
+    """A photo has no next frames to confirm a track by: its people are confirmed at once (and the stored config
+    says so), instead of "nobody was tracked"."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "walk.mp4"
+    with av.open(str(sample)) as container:
+        image = next(container.decode(video=0)).to_image()  # the walker, 640x480
+    photo = tmp_path / "photo.png"
+    image.save(photo)
+    assert main(["run", str(photo), "-o", str(tmp_path / "photo.zarr"), "--no-progress"]) == 0
+    store = open_store(tmp_path / "photo.zarr")
+    assert store.num_frames == 1 and store.attrs["config"]["track"]["min_hits"] == 1
+    (track_id,) = store.track_ids
+    assert store.track(track_id)["vertices_smoothed_cam_m"].shape == (1, 13718, 3)
+
+
 def test_side_keeping_and_the_turn_guard_can_be_turned_off(mesh_run: Path, tmp_path: Path) -> None:
     """On by default and recorded in the store; walk.mp4 has no misread frames, so turning them off changes nothing
     but the config."""

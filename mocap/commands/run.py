@@ -268,6 +268,11 @@ def run(args: argparse.Namespace) -> int:
         raise
     with source:
         writer.set_source(source)
+        if source.num_frames is not None and source.num_frames < config.track.min_hits:
+            # A photo (or a clip of fewer frames than confirm a track) has no next frames to confirm its people by:
+            # they are confirmed at once, or nobody would ever be tracked in it.
+            config = replace(config, track=replace(config.track, min_hits=max(source.num_frames, 1)))
+            writer.update_attrs({"config": config.to_dict()})
         if policy.mode == "live":
             policy = replace(policy, frame_budget_s=1.0 / source.fps)
             if estimator is not None:

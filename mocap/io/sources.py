@@ -203,6 +203,8 @@ class VideoSource(Source):
             self._duration_s = _duration_s(container, stream)
             estimate = round(self._duration_s * self._stream_fps) if self._duration_s else None
             self.num_frames = self._exact_frames or estimate
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                self.num_frames = 1  # a photo: PyAV's image demuxer knows no frame count
         finally:
             container.close()
         w, h = first.width, first.height
