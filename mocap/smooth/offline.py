@@ -95,8 +95,13 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
         vertices = track["vertices_cam_m"]
         turned, breaks = _turns(track, vertices, config)
         if turned.any() or breaks.any():
-            log.info("track %d: %d frames turned against their neighbours coasted through, smoothing restarted at %d "
-                     "turns round between two frames", track_id, turned.sum(), breaks.sum())  # fmt: skip
+            log.info(
+                "track %d: %d frames turned against their neighbours coasted through, smoothing restarted at %d "
+                "turns round between two frames",
+                track_id,
+                turned.sum(),
+                breaks.sum(),
+            )
         smoothed = smooth_sequence(
             vertices, track["vertex_uncertainty_m"], track.frame_index, fps, config, turned=turned, breaks=breaks
         )
