@@ -112,8 +112,10 @@ class Pipeline:
         gap = 1 if self._last_index is None else max(1, frame.index - self._last_index)
         self._last_index = frame.index
         detections = self.detector.detect(frame)
-        tracks = self.sides.keep(self.tracker.update(detections, frame_gap=gap, image_rgb=frame.image_rgb), gap)
-        written = tracks[(tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)]
+        tracked = self.tracker.update(detections, frame_gap=gap, image_rgb=frame.image_rgb)
+        tracks = self.sides.keep(tracked, gap)
+        kept = (tracks.state == TrackState.CONFIRMED) & (tracks.detection_index >= 0)
+        written = tracks[kept]
         fields: dict[str, np.ndarray] = {}
         if self.mesh is not None and len(written):
             mirror = None
@@ -134,6 +136,8 @@ class Pipeline:
             )
             fields["vertices_smoothed_cam_m"] = smoothed.astype(np.float16)
             fields["joints_smoothed_cam_m"] = regress_landmarks(torch.from_numpy(smoothed)).numpy()
+        if len(written):  # which people's left and right the side keeper exchanged back (their landmarks changed)
+            fields["sides_relabelled"] = np.any(tracks.landmarks_px != tracked.landmarks_px, axis=(1, 2))[kept]
         return FrameResult(frame.index, frame.time_s, frame.size_wh, written, fields)
 
     def close(self) -> None:

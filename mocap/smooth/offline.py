@@ -108,6 +108,7 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
         joints = regress_landmarks(torch.from_numpy(smoothed)).numpy()
         replace_track_field(path, track_id, "vertices_smoothed_cam_m", smoothed.astype(np.float16))
         replace_track_field(path, track_id, "joints_smoothed_cam_m", joints.astype(np.float32))
+        replace_track_field(path, track_id, "smooth_coasted", turned)  # the frames whose body faced away
         done += 1
         log.info("track %d: %d frames smoothed forward-backward", track_id, len(track))
     return done

@@ -88,6 +88,9 @@ def test_smooth_store_coasts_through_turned_frames(tmp_path: Path) -> None:
         smooth_store(path, config or SmoothConfig(turn_window_frames=0))
     guarded = open_store(tmp_path / "guarded.zarr").track(1)["vertices_smoothed_cam_m"].astype(np.float64)
     plain = open_store(tmp_path / "plain.zarr").track(1)["vertices_smoothed_cam_m"].astype(np.float64)
+    coasted = open_store(tmp_path / "guarded.zarr").track(1)["smooth_coasted"]
+    assert np.flatnonzero(coasted).tolist() == [10, 11]  # the store says which frames
+    assert not open_store(tmp_path / "plain.zarr").track(1)["smooth_coasted"].any()
     error = lambda out: np.abs(out - body).mean(axis=(1, 2))  # noqa: E731  (20,) metres per frame
     assert error(guarded).max() < 0.005  # float16 storage
     assert error(plain)[9:13].min() > 0.05
