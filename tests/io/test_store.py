@@ -27,6 +27,7 @@ from mocap.io.store import (
     open_store,
 )
 from mocap.types import FrameResult, Tracks
+from tests.smooth.test_offline import _tracks
 
 HELPER = Path(__file__).with_name("_store_writer_proc.py")
 ATTRS = {"source": SOURCE, "fps": SOURCE["fps"], "config": {"detect": {"max_people": 4}}}
@@ -429,3 +430,12 @@ def test_summary_names_source_tracks_fields_and_bytes(tmp_path: Path) -> None:
     assert "track 3: 17 frames (8-29; away 5 frames, longest 5)" in text  # frames 20-24 without track 3
     assert "tokens               (n, 54) int16" in text
     assert "bytes on disk per person-frame" in text
+
+
+def test_summary_counts_the_frames_a_flag_is_set_on(tmp_path: Path) -> None:
+    with StoreWriter(tmp_path / "run.zarr") as writer:
+        for i in range(6):
+            flag = np.array([i in (2, 5)])
+            writer.write(FrameResult(i, i / 30, (640, 480), _tracks(1), {"sides_relabelled": flag}))
+    assert "sides_relabelled     (n,) bool" in (text := open_store(tmp_path / "run.zarr").summary())
+    assert "set on 2 frames" in text

@@ -158,7 +158,9 @@ class RunStore:
             array = _array(self._root, f"tracks/{track_id}/{name}")
             shape = ", ".join(["n", *map(str, array.shape[1:])]) + ("," if array.ndim == 1 else "")
             bytes_per_row = disk_bytes(group_dir / name) / rows
-            lines.append(f"    {name:<20} ({shape}) {array.dtype}  {bytes_per_row:,.0f} B per frame")
+            # A flag (sampled, sides_relabelled, smooth_coasted ...) says how often it is set.
+            flags = f"  set on {int(_read(array, 0, rows).sum())} frames" if array.dtype == bool and array.ndim == 1 else ""
+            lines.append(f"    {name:<20} ({shape}) {array.dtype}  {bytes_per_row:,.0f} B per frame{flags}")
         return lines
 
     def _frames(self, name: str) -> np.ndarray:
