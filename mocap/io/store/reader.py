@@ -159,7 +159,9 @@ class RunStore:
             shape = ", ".join(["n", *map(str, array.shape[1:])]) + ("," if array.ndim == 1 else "")
             bytes_per_row = disk_bytes(group_dir / name) / rows
             # A flag (sampled, sides_relabelled, smooth_coasted ...) says how often it is set.
-            flags = f"  set on {int(_read(array, 0, rows).sum())} frames" if array.dtype == bool and array.ndim == 1 else ""
+            flags = ""
+            if array.dtype == bool and array.ndim == 1:
+                flags = f"  set on {int(_read(array, 0, rows).sum())} frames"
             lines.append(f"    {name:<20} ({shape}) {array.dtype}  {bytes_per_row:,.0f} B per frame{flags}")
         return lines
 
