@@ -81,7 +81,7 @@ def anny_body() -> AnnyBody:
     return AnnyBody()
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)  # a clip's people: ~40 MB each for 4 s
 def gt_vertices_cam(gt_path: Path, person: int, rows: tuple[int, ...]) -> np.ndarray:
     """Ground-truth meshes (n, V, 3) in the camera frame for the given rows of a GT track. Cached: every smoother
     setting of ``bench_smooth.py`` scores against the same ground truth."""

@@ -57,19 +57,18 @@ def smooth_sequence(
     vertices = np.asarray(vertices_m, np.float64)
     centroid = vertices.mean(axis=1)  # (n, 3)
     weights = vertex_weights_m(uncertainty_m, config)  # (n, V) metres
+    measured = rows if turned is None else rows[~turned]  # span rows the filter sees; turned ones are coasted
+    span_breaks = np.zeros(span, bool)  # (span,) where the filter starts afresh
+    if breaks is not None:
+        span_breaks[rows[breaks]] = True
 
     def smoothed(values: npt.NDArray[np.float64], unc: npt.NDArray[np.float64], cfg: SmoothConfig) -> np.ndarray:
         """(n, D) values seen at ``rows`` -> (n, D) smoothed, D <= block."""
         positions = np.full((span, values.shape[1]), np.nan)
-        positions[rows] = values
-        if turned is not None:
-            positions[rows[turned]] = np.nan
-        full_breaks = np.zeros(span, bool)
-        if breaks is not None:
-            full_breaks[rows[breaks]] = True
+        positions[measured] = values if turned is None else values[~turned]
         full_unc = np.zeros((span, values.shape[1]))
         full_unc[rows] = unc
-        return smooth_track(positions, full_unc, times_s, cfg, offline=True, breaks=full_breaks)[rows]
+        return smooth_track(positions, full_unc, times_s, cfg, offline=True, breaks=span_breaks)[rows]
 
     flat = (vertices - centroid[:, None]).reshape(n, v * 3)
     flat_unc = np.repeat(weights, 3, axis=1)  # (n, V*3)

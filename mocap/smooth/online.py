@@ -12,6 +12,8 @@ ghost for the frames the filter takes to forget it: the track coasts through a f
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 
@@ -84,7 +86,7 @@ class OnlineSmoother:
         self._forget(time_s)
         return out
 
-    def _turn(self, track_id: int, facing: npt.NDArray[np.float64]) -> str:
+    def _turn(self, track_id: int, facing: npt.NDArray[np.float64]) -> Literal["no", "coast", "restart"]:
         """``"no"``, or how to take a measurement whose torso (normal (3,)) turned round since the track's last
         accepted one: ``"coast"`` through up to ``turn_window_frames // 2`` of them in a row (a misread frame or
         two), then ``"restart"`` on it (the track was misread before, or the turn is real)."""

@@ -1,13 +1,13 @@
 """Left and right kept per track: undoing the detector's left-right label swaps.
 
 MediaPipe now and then labels a person's left landmarks as their right ones for a frame or a few (seen on the
-Sports2D demo: a man facing the camera, read as facing away in 8 of his first 70 frames). The 2-D points land on the
-same places, so the swap is invisible on a skeleton overlay, but everything downstream reads a body turned half a
-turn: MEGA's mesh faces away, and the smoother, averaging a body with its own half-turned twin, squeezes it into a
-narrow ghost (shoulders 5-11 cm wide instead of 23). A real turn takes many frames and passes through profile; a swap
-takes one. So each frame's landmarks are compared with the same track's previous ones, as labelled and with left
-and right exchanged (:func:`swap_gain_px`), and relabelled when the exchange fits far better; the world landmarks
-are also mirrored back in depth (:func:`unswap_world`).
+Sports2D demo: a man facing the camera, read as facing away on 13 of his first 73 frames). The 2-D points land on
+the same places, so the swap is invisible on a skeleton overlay, but everything downstream reads a body turned half
+a turn: MEGA's mesh faces away, and the smoother, averaging a body with its own half-turned twin, squeezed it into a
+narrow ghost (under 15 cm across the shoulders on 31 frames offline). A real turn takes many frames and passes
+through profile; a swap takes one. So each frame's landmarks are compared with the same track's previous ones, as
+labelled and with left and right exchanged (:func:`swap_gain_px`), and relabelled when the exchange fits far better;
+the world landmarks are also mirrored back in depth (:func:`unswap_world`).
 
 If a track began on swapped frames, the right labels would look swapped against it. So each track banks a frame of
 credit for every frame the detector agrees with it (up to ``SideConfig.credit``) and spends one on every frame it
