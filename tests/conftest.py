@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -20,6 +19,8 @@ def write_clip(
     path: Path, frames: list[np.ndarray], fps: int = 30, codec: str = "libx264", options: dict[str, str] | None = None
 ) -> Path:
     """Encode RGB frames (H, W, 3) uint8 into a video file with PyAV (``options``: muxer options)."""
+    import av  # here, not at the top: the GPU check runs the model tests where PyAV is not installed
+
     with av.open(str(path), "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]

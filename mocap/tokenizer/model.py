@@ -248,5 +248,6 @@ class MeshVQVAE(nn.Module):
                 f"tokenizer checkpoint {path} not found; the embedded one is models/tokenizer_anny/tokenizer.pt, "
                 "or train one with `mocap train tokenizer --out DIR`"
             )
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-        return cls.from_checkpoint(checkpoint).eval()
+        # Read on the CPU whatever the target: the mesh hierarchy is rebuilt from numpy, then the model moves.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return cls.from_checkpoint(checkpoint).to(map_location).eval()

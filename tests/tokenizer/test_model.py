@@ -92,6 +92,14 @@ def test_checkpoint_round_trip(model: MeshVQVAE, sphere: tuple, tmp_path: Path) 
     assert not (tmp_path / "tok.pt.tmp").exists()
 
 
+def test_load_onto_another_device_reads_the_checkpoint_on_the_cpu(model: MeshVQVAE, tmp_path: Path) -> None:
+    # A GPU load once mapped the checkpoint to the GPU and broke rebuilding the hierarchy from numpy; "meta" is a
+    # device every machine has that numpy cannot read either.
+    model.save(tmp_path / "tok.pt")
+    moved = MeshVQVAE.load(tmp_path / "tok.pt", map_location="meta")
+    assert {p.device.type for p in moved.parameters()} == {"meta"} and not moved.training
+
+
 def test_load_errors(model: MeshVQVAE, tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="mocap train tokenizer"):
         MeshVQVAE.load(tmp_path / "missing.pt")
