@@ -48,6 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     renders.add_argument(
         "--split", choices=("train", "validation"), default="train", help="motions to render (default train)"
     )
+    renders.add_argument(
+        "--collection",
+        help="only this collection's motions (e.g. cmu_deepmimic_jump: flips, handstands, breakdance; default all)",
+    )
     renders.add_argument("--tokenizer", type=Path, default=Path("models/tokenizer_anny/tokenizer.pt"))
     renders.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     renders.set_defaults(handler=run_renders)
@@ -86,6 +90,7 @@ def run_renders(args: argparse.Namespace) -> int:
         args.seconds,
         on_clip=lambda seed, n: print(f"clip {seed}: {n} examples"),
         split=args.split,
+        collection=args.collection,
     )
     print(f"{total} examples in {args.out}")
     return 0

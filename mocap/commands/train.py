@@ -208,6 +208,10 @@ def _add_lifter(models: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--synthetic-fraction", type=float, default=0.25, help="share of each batch drawn from them (default 0.25)"
     )
+    p.add_argument(
+        "--tumble", type=float, default=0.0, help="share of synthetic crops seen from any direction (default 0)"
+    )
+    p.add_argument("--init", type=Path, help="start from this lifter.pt (same --width/--blocks): fine-tune")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
@@ -225,6 +229,8 @@ def _run_lifter(args: argparse.Namespace) -> int:
 
     if not 0 <= args.synthetic_fraction <= 1:
         raise ConfigError(f"--synthetic-fraction is a share in [0, 1], got {args.synthetic_fraction}")
+    if not 0 <= args.tumble <= 1:
+        raise ConfigError(f"--tumble is a share in [0, 1], got {args.tumble}")
     torch.set_num_threads(args.threads)
     recipe = LifterRecipe(
         out=args.out,
@@ -236,6 +242,8 @@ def _run_lifter(args: argparse.Namespace) -> int:
         lr=args.lr,
         synthetic=args.synthetic,
         synthetic_fraction=args.synthetic_fraction,
+        tumble_fraction=args.tumble,
+        init=args.init,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         stop_at=args.stop_at,

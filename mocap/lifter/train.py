@@ -29,8 +29,9 @@ import torch
 
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
+from mocap.errors import ConfigError
 from mocap.io.store.layout import to_json
-from mocap.lifter.model import JointLifter, LifterConfig, save_lifter
+from mocap.lifter.model import JointLifter, LifterConfig, load_lifter, save_lifter
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import lr_factor
@@ -53,6 +54,8 @@ class LifterRecipe:
     weight_decay: float = 1e-4
     synthetic: int = 102_400  # synthetic crops made once (0: renders only)
     synthetic_fraction: float = 0.25
+    tumble_fraction: float = 0.0  # synthetic crops seen from a uniformly random direction (upside down too)
+    init: Path | None = None  # start from this lifter's weights (same width and blocks): a fine-tune
     seed: int = 0
     checkpoint_every: int = 500
     stop_at: int | None = None  # stop (checkpointed) at this step while the schedule runs to ``steps``
@@ -97,15 +100,20 @@ def rendered_lifter_examples(examples: RenderedExamples, mirrored: bool = True) 
     )
 
 
-def synthetic_lifter_examples(count: int, seed: int, batch: int = 256) -> dict[str, npt.NDArray[np.float32]]:
+def synthetic_lifter_examples(
+    count: int, seed: int, batch: int = 256, tumble_fraction: float = 0.0
+) -> dict[str, npt.NDArray[np.float32]]:
     """``count`` synthetic detector crops of random TRAIN motion frames on random bodies (``mocap.mega.synthetic``
-    defaults): features (count, 33, 6) and GT landmarks (count, 33, 3) in camera orientation."""
+    defaults, ``tumble_fraction`` of them from any direction): features (count, 33, 6) and GT landmarks
+    (count, 33, 3) in camera orientation."""
     from mocap.mega.data import MeshTokenSource, anny_landmarks, motion_mesh_sampler
+    from mocap.mega.synthetic import LandmarkSynthesis
 
     def no_tokens(meshes: torch.Tensor) -> torch.Tensor:
         return torch.zeros(len(meshes), 1, dtype=torch.long)  # the lifter needs no tokens
 
-    source = MeshTokenSource(motion_mesh_sampler(), no_tokens, batch, anny_landmarks(), seed=seed)
+    synthesis = LandmarkSynthesis(tumble_fraction=tumble_fraction)
+    source = MeshTokenSource(motion_mesh_sampler(), no_tokens, batch, anny_landmarks(), synthesis, seed=seed)
     cond, landmarks = [], []
     for step in range(-(-count // batch)):
         made = source(step)
@@ -126,7 +134,7 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     if recipe.synthetic > 0 and recipe.synthetic_fraction > 0:
         cached = out / "synthetic.npz"
         if not cached.exists():
-            arrays = synthetic_lifter_examples(recipe.synthetic, recipe.seed)
+            arrays = synthetic_lifter_examples(recipe.synthetic, recipe.seed, tumble_fraction=recipe.tumble_fraction)
             np.savez(out / "synthetic.partial.npz", **arrays)  # type: ignore[arg-type]
             (out / "synthetic.partial.npz").replace(cached)
         with np.load(cached) as arrays:
@@ -137,6 +145,14 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
 
     torch.manual_seed(recipe.seed)
     lifter = JointLifter(recipe.model)
+    if recipe.init is not None:
+        start_from = load_lifter(recipe.init)
+        if start_from.config != recipe.model:
+            raise ConfigError(
+                f"--init {recipe.init} is a lifter of {start_from.config}, not {recipe.model}: "
+                "give the same --width, --blocks and --dropout, or train from scratch without --init"
+            )
+        lifter.load_state_dict(start_from.state_dict())
     optimiser = torch.optim.AdamW(lifter.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     start, history = 0, []
     if recipe.resume and (out / "last.pt").exists():

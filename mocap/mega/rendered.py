@@ -178,9 +178,11 @@ def build_rendered_set(
     seconds: float = 2.0,
     on_clip: Callable[[int, int], None] | None = None,
     split: Split = "train",
+    collection: str | None = None,
 ) -> int:
     """Render, detect and convert one clip of ``split``'s motions per seed in ``clips`` (skipping shards already
     there). ``split="validation"`` makes a set for model selection; the test split stays for the benchmarks.
+    ``collection`` restricts the motions to one collection of the split (e.g. the acrobatic "cmu_deepmimic_jump").
 
     Returns the number of examples in the folder. ``on_clip(seed, examples)`` reports each new shard.
     """
@@ -200,7 +202,7 @@ def build_rendered_set(
         synthesizer.config = config
         video, store = scratch / "clip.mp4", scratch / "clip.gt.zarr"
         scratch.mkdir(exist_ok=True)
-        synthesizer.synthesize(random_performances(config, split), video, store, overwrite=True)
+        synthesizer.synthesize(random_performances(config, split, collection), video, store, overwrite=True)
         with PoseDetector(DetectConfig(max_people=1)) as detector:  # fresh per clip: VIDEO mode timestamps
             try:
                 examples = clip_examples(video, store, tokenize, detector)

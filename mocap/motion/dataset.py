@@ -1,7 +1,8 @@
 """The motion dataset: mocap clips retargeted onto Anny, cached as npz, and samplers for training.
 
 ``build_dataset(data_dir, cache_dir)`` reads every clip in ``<data_dir>/mocap`` (CMU ASF/AMC,
-CMU BVH in cgspeed/MotionBuilder/Daz/iClone layouts, AnimatedDrawings BVH), retargets it to Anny's
+CMU BVH in cgspeed/MotionBuilder/Daz/iClone layouts, AnimatedDrawings BVH, CMU trials as DeepMimic
+humanoid3d motions), retargets it to Anny's
 default rig at 30 fps (:mod:`mocap.motion.retarget`) and writes one npz per clip under
 ``<cache_dir>/motion/v1/``. :class:`MotionDataset` loads a split and samples frames:
 ``sample_canonical_meshes`` for the mesh tokenizer and ``sample_posed`` for MEGA training, both
@@ -33,6 +34,7 @@ from mocap.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from mocap.errors import ConfigError, SourceError
 from mocap.motion.asf_amc import read_amc, read_asf
 from mocap.motion.bvh import read_bvh
+from mocap.motion.deepmimic import read_deepmimic
 from mocap.motion.retarget import DRIVEN_BONES, retarget
 from mocap.motion.skeleton import Motion
 from mocap.motion.splits import SPLITS, Split, split_of
@@ -56,14 +58,17 @@ class ClipSource:
     subject: str
     collection: str
     asf: Path | None = None
+    character: Path | None = None  # the DeepMimic character file of a DeepMimic motion
 
     @property
     def name(self) -> str:
-        return re.sub(r"\.(bvh|amc)(\.gz)?$", "", self.path.name)
+        return re.sub(r"\.(bvh|amc|txt)(\.gz)?$", "", self.path.name)
 
     def read(self) -> Motion:
         if self.asf is not None:
             return read_amc(self.path, read_asf(self.asf))
+        if self.character is not None:
+            return read_deepmimic(self.path, self.character)
         return read_bvh(self.path)
 
 
@@ -96,6 +101,15 @@ def discover_clips(data_dir: Path) -> list[ClipSource]:
         number = int(re.findall(r"\d+", path.name)[0])
         subject = "cmu94" if path.parent.name == "indian" else ("cmu60" if number <= 15 else "cmu61")
         clips.append(ClipSource(path, subject, "cmu_bvh_daz_acrnn"))
+    deepmimic = root / "more" / "cmu_deepmimic_jump"
+    for path in sorted(deepmimic.glob("cmu*/*/*.txt.gz")):
+        # CMU trials retargeted to DeepMimic's humanoid (flips, handstands, breakdance, falls, getting up). The
+        # validation subject's jump (13_19) stays out so the validation set is the one earlier figures used, and
+        # extra/ too: its clips' origin is not stated (more/README.md).
+        subject = _cmu(path.parent.name)
+        if split_of(subject) == "train":
+            character = deepmimic / "humanoid3d_jumper60kg_character.txt"
+            clips.append(ClipSource(path, subject, "cmu_deepmimic_jump", character=character))
     for path in sorted(root.glob("animated_drawings_bvh/*.bvh")):
         actor = path.name.split("_")[0]
         subject = {"cmu1": "ad_cmu1", "fair1": "fair1"}.get(actor, "rokoko_jesse")

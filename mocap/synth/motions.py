@@ -98,15 +98,22 @@ def held_out_performances(config: SynthConfig, names: tuple[str, ...] = ()) -> l
     return random_performances(config, "test")
 
 
-def random_performances(config: SynthConfig, split: Split) -> list[Performance]:
-    """One performance per person, ``config.num_frames`` long, drawn by ``config.seed`` from ``split``'s motions.
+def random_performances(config: SynthConfig, split: Split, collection: str | None = None) -> list[Performance]:
+    """One performance per person, ``config.num_frames`` long, drawn by ``config.seed`` from ``split``'s motions
+    (of one ``collection`` only, e.g. "cmu_deepmimic_jump", when given).
 
     ``split="train"`` makes training renders (``mocap.mega.rendered``); measurement clips use ``"test"``.
     """
     sequences, frames = _sequences(split), config.num_frames
+    if collection is not None:
+        sequences = {n: s for n, s in sequences.items() if s.collection == collection}
     long_enough = sorted(n for n, s in sequences.items() if len(s) >= frames)
     if len(long_enough) < config.people:
-        raise ConfigError(f"fewer than {config.people} {split} motions last {config.seconds} s: ask for less")
+        among = f"{split} motions" + (f" of collection {collection!r}" if collection else "")
+        raise ConfigError(
+            f"fewer than {config.people} {among} last {config.seconds} s: ask for less"
+            + (" or check the name (`mocap data build` lists the clips it caches by collection)" if collection else "")
+        )
     rng = np.random.default_rng([config.seed, _SEED_STREAM])
     chosen = rng.choice(len(long_enough), size=config.people, replace=False)
     performances = []

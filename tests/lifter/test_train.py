@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from mocap.body.symmetry import mirror_landmarks
+from mocap.errors import ConfigError
 from mocap.lifter.model import LifterConfig, load_lifter
 from mocap.lifter.train import LifterRecipe, lifter_examples, rendered_lifter_examples, train_lifter
 from mocap.mega.rendered import RenderedExamples
@@ -88,3 +90,20 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_a_fine_tune_starts_from_the_given_lifter_and_a_mismatch_names_the_fix(tmp_path: Path) -> None:
+    first = train_lifter(recipe(tmp_path, out=tmp_path / "first", steps=400, checkpoint_every=100))
+    # Zero steps from --init: the saved lifter is the one it started from (float16 both times).
+    again = train_lifter(recipe(tmp_path, out=tmp_path / "again", init=tmp_path / "first" / "lifter.pt", steps=0))
+    assert again["final"] == {}
+    a, b = (load_lifter(tmp_path / name / "lifter.pt").state_dict() for name in ("first", "again"))
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    # A few more steps start from the trained error, not a fresh network's.
+    tuned = train_lifter(recipe(tmp_path, out=tmp_path / "tuned", init=tmp_path / "first" / "lifter.pt", steps=40))
+    fresh = train_lifter(recipe(tmp_path, out=tmp_path / "fresh", steps=40))
+    assert tuned["final"]["validation"]["mpjpe_mm"] < fresh["final"]["validation"]["mpjpe_mm"]
+    assert tuned["final"]["validation"]["mpjpe_mm"] < 1.2 * first["final"]["validation"]["mpjpe_mm"]
+    wider = LifterConfig(width=96, blocks=1, dropout=0.0)
+    with pytest.raises(ConfigError, match="--width"):
+        train_lifter(recipe(tmp_path, out=tmp_path / "bad", init=tmp_path / "first" / "lifter.pt", model=wider))

@@ -61,6 +61,18 @@ def test_held_out_draws_are_reproducible_and_held_out() -> None:
         assert _test_sequences()[performance.name.split("@")[0]].subject in TEST_SUBJECTS
 
 
+def test_training_draws_can_keep_to_one_collection() -> None:
+    if not _dataset_built():
+        pytest.skip("motion dataset not built (mocap data build)")
+    from mocap.synth.motions import random_performances
+
+    for seed in range(4):
+        drawn = random_performances(SynthConfig(seconds=1.0, seed=seed), "train", collection="cmu_asf_amc")
+        assert drawn[0].name.startswith("cmu_asf_amc/"), drawn[0].name
+    with pytest.raises(ConfigError, match="collection 'nope'"):
+        random_performances(SynthConfig(seconds=1.0), "train", collection="nope")
+
+
 def test_synth_command_writes_video_and_ground_truth(tmp_path: Path) -> None:
     if not _dataset_built():
         pytest.skip("motion dataset not built (mocap data build)")
