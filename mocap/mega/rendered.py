@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
@@ -191,7 +192,8 @@ def build_rendered_set(
     from mocap.synth.motions import random_performances
 
     out.mkdir(parents=True, exist_ok=True)
-    scratch = out / "scratch"
+    # One scratch folder per process: several processes may fill one folder with different --first-seed ranges.
+    scratch = out / f"scratch-{os.getpid()}"
     synthesizer = None
     for seed in clips:
         shard = out / f"clip_{seed:05d}.npz"

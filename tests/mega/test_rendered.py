@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,31 @@ def test_clip_examples_pair_mediapipe_with_consistent_targets(anny_body, tmp_pat
     assert (projected - truth).abs().mean() < 0.05
     # MediaPipe's crop landmarks land near the truth in the same crop.
     assert np.abs(found.cond[..., :2] - found.keypoints_crop[..., :2]).mean() < 0.15
+
+
+def test_build_rendered_set_keeps_finished_shards_and_leaves_no_scratch(
+    anny_body, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import mocap.synth.motions
+    from mocap.mega.rendered import build_rendered_set
+    from tests.synth.conftest import swing_performance
+
+    asked: list[tuple[str, str | None]] = []
+    scratch: list[str] = []
+
+    def performances(config, split, collection=None):  # type: ignore[no-untyped-def]
+        asked.append((split, collection))
+        scratch.extend(p.name for p in tmp_path.iterdir() if p.is_dir())
+        return [swing_performance(anny_body, config.num_frames, 0.3, "swing")]
+
+    monkeypatch.setattr(mocap.synth.motions, "random_performances", performances)
+    heights = lambda meshes: (meshes[:, ::254][:, :54, 2] * 1000).long()  # noqa: E731
+    total = build_rendered_set(tmp_path, [7], heights, seconds=0.2, collection="acrobatics")
+    assert total >= 4 and (tmp_path / "clip_00007.npz").exists() and asked == [("train", "acrobatics")]
+    # Scratch video and store are per process (several may fill one folder) and gone once it ends.
+    assert scratch == [f"scratch-{os.getpid()}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_00007.npz"]
+    assert build_rendered_set(tmp_path, [7], heights, seconds=0.2) == total and len(asked) == 1  # kept, not redone
 
 
 @pytest.fixture(scope="module")
