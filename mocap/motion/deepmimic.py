@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
-from mocap.body.rotations import quaternion_to_matrix
+from mocap.body.rotations import axis_angle_to_matrix, quaternion_to_matrix
 from mocap.errors import SourceError
 from mocap.motion.skeleton import Motion, Skeleton
 
@@ -95,20 +94,12 @@ def read_character(path: str | Path) -> tuple[Skeleton, tuple[str, ...]]:
     return skeleton, tuple(types)
 
 
-def _about_z(angle_rad: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """(T,) angles -> (T, 3, 3) rotations about z."""
-    c, s = np.cos(angle_rad), np.sin(angle_rad)
-    out = np.zeros((len(angle_rad), 3, 3))
-    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1], out[:, 2, 2] = c, -s, s, c, 1.0
-    return out
-
-
 def read_deepmimic(path: str | Path, character: str | Path) -> Motion:
     """A DeepMimic motion of ``character`` -> Motion at its own (uniform) frame rate, metres, file axes."""
     path = Path(path)
     skeleton, types = read_character(character)
     frames = np.asarray(_read_json(path).get("Frames", []), dtype=np.float64)
-    width = 1 + 3 + sum(DOFS[t] for t in types) + (4 if types[0] == "none" else 0)
+    width = 1 + 3 + 4 + sum(DOFS[t] for t in types[1:])  # dt, root position and orientation, the other joints
     if frames.ndim != 2 or len(frames) < 2 or frames.shape[1] != width:
         raise SourceError(f"{path}: expected frames of {width} values for {character}, got shape {frames.shape}")
     dt = frames[:-1, 0]  # the last row's dt is 0 in non-looping clips
@@ -121,7 +112,7 @@ def read_deepmimic(path: str | Path, character: str | Path) -> Motion:
         values = frames[:, column : column + dofs]
         if dofs == 4:
             rotations[:, j] = quaternion_to_matrix(torch.from_numpy(values)).numpy()
-        elif dofs == 1:
-            rotations[:, j] = _about_z(values[:, 0])
+        elif dofs == 1:  # an angle about the joint's z axis
+            rotations[:, j] = axis_angle_to_matrix(torch.from_numpy(values * np.array([0.0, 0.0, 1.0]))).numpy()
         column += dofs
     return Motion(skeleton, rotations, frames[:, 1:4].copy(), fps=float(1.0 / dt[0]), unit_m=1.0)
