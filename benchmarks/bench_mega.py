@@ -53,7 +53,7 @@ from mocap.body.landmarks import regress_landmarks
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import load_vertex_mirror
 from mocap.devices import resolve_device
-from mocap.lifter.model import JointLifter, lift_joints, load_lifter
+from mocap.lifter.model import Lifter, lift_joints, load_lifter
 from mocap.mega.conditioning import landmark_features
 from mocap.mega.evaluate import HIPS, body_joint_errors_mm, body_joints, joint_errors_mm, rendered_errors_mm
 from mocap.mega.model import Mega, parameter_count
@@ -285,7 +285,7 @@ def validation_clips(cache: Path, count: int) -> list[Path]:
 
 @torch.no_grad()
 def bench_mediapipe(
-    model: Mega, tokenizer: MeshVQVAE, lifter: JointLifter, clips: list[Path], cache: Path
+    model: Mega, tokenizer: MeshVQVAE, lifter: Lifter, clips: list[Path], cache: Path
 ) -> tuple[dict, Crops]:
     from mocap.body.anny_body import AnnyBody
     from mocap.io.store import open_store

@@ -374,18 +374,19 @@ def test_the_fused_mesh_is_placed_on_the_detected_landmarks(mesh_run: Path) -> N
 
 
 def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path, tmp_path: Path) -> None:
-    """Each stored mesh is scaled to its track's running median size (``mocap.mesh.size``): after the first frames
-    the 12 body joints' summed limb lengths hold within 1 %, where the per-frame answers waver by ~5 %."""
+    """Each stored mesh is scaled to its track's running median size (``mocap.mesh.size``, this frame's included),
+    where the per-frame answers (``--no-steady-size``) waver by several per cent."""
     from mocap.mesh.size import skeleton_size_m
 
     store = open_store(mesh_run)
     assert store.attrs["config"]["policy"]["steady_size"] is True
     sizes = skeleton_size_m(store.track(store.track_ids[0])["joints_cam_m"])
-    assert np.all(np.abs(sizes[4:] / np.median(sizes) - 1) < 0.01), sizes
     free = open_store(short_walk_run(tmp_path / "free.zarr", "--no-steady-size", "--samples", "4", frames=12))
     assert free.attrs["config"]["policy"]["steady_size"] is False
-    wavering = skeleton_size_m(free.track(free.track_ids[0])["joints_cam_m"])
+    wavering = skeleton_size_m(free.track(free.track_ids[0])["joints_cam_m"])[: len(sizes)]
     assert np.abs(wavering / np.median(wavering) - 1).max() > 0.01, wavering
+    running_median = [np.median(wavering[: k + 1]) for k in range(len(wavering))]
+    np.testing.assert_allclose(sizes, running_median, rtol=2e-3)
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:
@@ -532,3 +533,23 @@ def test_the_command_line_starts_without_torch() -> None:
 
     code = "import sys; from mocap.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_train_lifter_ensemble_joins_lifters_with_their_recipes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from mocap.lifter.model import JointLifter, LifterConfig, LifterEnsemble, load_lifter, save_lifter
+
+    for seed in range(2):
+        torch.manual_seed(seed)
+        save_lifter(JointLifter(LifterConfig(width=16, blocks=1)), tmp_path / f"l{seed}.pt", {"recipe": {"seed": seed}})
+    out = tmp_path / "ensemble.pt"
+    assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "l1.pt"), "--out", str(out)]) == 0
+    assert '"members": 2' in capsys.readouterr().out
+    assert isinstance(load_lifter(out), LifterEnsemble)
+    metadata = torch.load(out, weights_only=True)["metadata"]
+    assert [member["recipe"]["seed"] for member in metadata["members"]] == [0, 1]
+    assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), "--out", str(out)]) == 5  # one is no ensemble
+    assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "absent.pt"), "--out", str(out)])

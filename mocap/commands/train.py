@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_tokenizer(models)
     _add_mega(models)
     _add_lifter(models)
+    _add_lifter_ensemble(models)
     _add_spread(models)
 
 
@@ -251,6 +252,35 @@ def _run_lifter(args: argparse.Namespace) -> int:
     )
     metrics = train_lifter(recipe)
     print(json.dumps({"out": str(args.out), "final": metrics["final"]}, indent=2))
+    return 0
+
+
+def _add_lifter_ensemble(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "lifter-ensemble",
+        help="join trained lifters into one file that answers their mean",
+        description="Join lifter.pt files (each from `mocap train lifter`, on other renders or seeds) into one file "
+        "whose answer is their mean: each overfits its own renders, so the mean beats each. Each member's recipe "
+        "and validation history stay in the file's metadata.",
+    )
+    p.add_argument("members", type=Path, nargs="+", help="lifter.pt files (two or more members in all)")
+    p.add_argument("--out", type=Path, required=True, help="the lifter.pt to write (e.g. models/lifter_anny/lifter.pt)")
+    p.set_defaults(handler=_run_lifter_ensemble)
+
+
+def _run_lifter_ensemble(args: argparse.Namespace) -> int:
+    import torch
+
+    from mocap.errors import ConfigError
+    from mocap.lifter.model import join_lifters, save_lifter
+
+    if len(args.members) < 2:
+        raise ConfigError("an ensemble needs two or more lifter files: `mocap train lifter-ensemble A.pt B.pt --out F`")
+    ensemble = join_lifters(args.members)
+    # Each file's own metadata (recipe, validation history), read before the new file may replace one of them.
+    metadata = [torch.load(path, map_location="cpu", weights_only=True).get("metadata", {}) for path in args.members]
+    save_lifter(ensemble, args.out, {"ensemble_of": [str(path) for path in args.members], "members": metadata})
+    print(json.dumps({"out": str(args.out), "members": len(ensemble.members)}))
     return 0
 
 

@@ -11,6 +11,10 @@ Input: (B, 33, 6) crop x, y in [-1, 1] (x right, y down), visibility, MediaPipe 
 exactly MEGA's conditioning. As MEGA's ``upright`` option does, the crop is first turned about the viewing axis so
 that the torso points up, and the answer is turned back, so an upside-down body is read as an upright one.
 
+A lifter file holds one network or several trained apart (other renders, other seeds): :class:`LifterEnsemble`
+answers their mean. Each member overfits its own renders (training loss ~60 mm against ~90 on new renders of the
+same motions), so their errors are partly their own and the mean beats each (models/lifter_anny/MODEL_CARD.md).
+
 Example:
     >>> lifter = load_lifter(Path("models/lifter_anny/lifter.pt"))  # doctest: +SKIP
     >>> joints_m = lift_joints(lifter, crops)  # (N, 12, 3)  # doctest: +SKIP
@@ -18,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,22 @@ class JointLifter(nn.Module):
         return joints @ turn.transpose(1, 2)  # rows: (turn j)^T
 
 
+class LifterEnsemble(nn.Module):
+    """Several lifters' mean answer (each hip-centred, so the mean is too): (B, 33, 6) -> (B, 12, 3)."""
+
+    def __init__(self, members: Sequence[JointLifter]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least two lifters, got {len(members)}")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(cond) for member in self.members]).mean(dim=0)
+
+
+Lifter = JointLifter | LifterEnsemble
+
+
 def crop_features(crops: Crops) -> torch.Tensor:
     """The lifter's (and MEGA's) input for ``crops``: (N, 33, 6) crop x, y, visibility, world x, y, z."""
     return landmark_features(torch.from_numpy(crops.landmarks_crop), torch.from_numpy(crops.landmarks_world_m)).float()
@@ -88,7 +109,7 @@ def mirror_joints(joints_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 @torch.no_grad()
-def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
+def lift_joints(lifter: Lifter, crops: Crops, seen_mirrored: Crops | None = None) -> npt.NDArray[np.float32]:
     """(N, 12, 3) hip-centred body joints of ``crops``, camera orientation, metres: the mean of the lifter's answer
     for each crop and its answer for a mirror image, mirrored back, so the result is exactly flip-equivariant.
 
@@ -106,30 +127,52 @@ def lift_joints(lifter: JointLifter, crops: Crops, seen_mirrored: Crops | None =
             landmarks_crop=np.where(measured, seen_mirrored.landmarks_crop, crops.landmarks_crop),
             landmarks_world_m=np.where(measured, seen_mirrored.landmarks_world_m, crops.landmarks_world_m),
         )
-    # One pass over both halves: at batch 1 the pass is bound by reading the weights (17 MB), not by arithmetic.
+    # One pass over both halves: at batch 1 the pass is bound by reading the weights (17 MB a member), not arithmetic.
     features = torch.cat([crop_features(crops), crop_features(mirror_crops(twin))])  # (2N, 198)
     both = lifter(features.to(next(lifter.parameters()).device)).cpu().numpy()  # (2N, 12, 3)
     return (both[: len(crops)] + mirror_joints(both[len(crops) :])) / 2
 
 
-def save_lifter(lifter: JointLifter, path: Path, metadata: dict[str, Any] | None = None) -> None:
-    """Float16 weights + config (+ ``metadata``: the command, data and metrics that made them), written atomically."""
-    state = {name: value.detach().cpu().half() for name, value in lifter.state_dict().items()}
+def save_lifter(lifter: Lifter, path: Path, metadata: dict[str, Any] | None = None) -> None:
+    """Float16 weights + config of the lifter or of each ensemble member (+ ``metadata``: the command, data and
+    metrics that made them), written atomically."""
+    members = _members(lifter)
+    saved = [
+        {"config": asdict(m.config), "state": {k: v.detach().cpu().half() for k, v in m.state_dict().items()}}
+        for m in members
+    ]
+    layout = saved[0] if len(saved) == 1 else {"members": saved}
     partial = path.with_name(path.name + ".partial")
-    torch.save({"config": asdict(lifter.config), "state": state, "metadata": metadata or {}}, partial)
+    torch.save({**layout, "metadata": metadata or {}}, partial)
     partial.replace(path)
 
 
-def load_lifter(path: Path) -> JointLifter:
-    """A lifter saved by :func:`save_lifter` (or a training checkpoint's ``model``), in eval mode, float32."""
+def load_lifter(path: Path) -> Lifter:
+    """A lifter saved by :func:`save_lifter` (a :class:`LifterEnsemble` when it holds several), eval mode, float32."""
     if not Path(path).is_file():
         raise ModelNotFoundError(f"lifter file {path} is missing: train one with `mocap train lifter --out DIR`")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     try:
-        lifter = JointLifter(LifterConfig(**saved["config"]))
-        lifter.load_state_dict({name: value.float() for name, value in saved["state"].items()})
-    except (KeyError, TypeError, RuntimeError) as error:
+        members = [_member(entry) for entry in saved.get("members", [saved])]
+    except (AttributeError, KeyError, TypeError, RuntimeError) as error:
         raise ModelNotFoundError(
             f"{path} is not a joint lifter saved by mocap ({error}): retrain it with `mocap train lifter`"
         ) from error
-    return lifter.eval()
+    return (members[0] if len(members) == 1 else LifterEnsemble(members)).eval()
+
+
+def join_lifters(paths: Sequence[Path]) -> LifterEnsemble:
+    """The lifters in ``paths`` (single or ensembles, flattened) as one ensemble, eval mode."""
+    return LifterEnsemble([member for path in paths for member in _members(load_lifter(path))]).eval()
+
+
+def _members(lifter: Lifter) -> list[JointLifter]:
+    if isinstance(lifter, JointLifter):
+        return [lifter]
+    return [member for member in lifter.members if isinstance(member, JointLifter)]
+
+
+def _member(entry: dict[str, Any]) -> JointLifter:
+    lifter = JointLifter(LifterConfig(**entry["config"]))
+    lifter.load_state_dict({name: value.float() for name, value in entry["state"].items()})
+    return lifter

@@ -147,6 +147,8 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     lifter = JointLifter(recipe.model)
     if recipe.init is not None:
         start_from = load_lifter(recipe.init)
+        if not isinstance(start_from, JointLifter):
+            raise ConfigError(f"--init {recipe.init} is an ensemble of lifters: fine-tune one of its members' files")
         if start_from.config != recipe.model:
             raise ConfigError(
                 f"--init {recipe.init} is a lifter of {start_from.config}, not {recipe.model}: "

@@ -20,7 +20,7 @@ from mocap.errors import ModelNotFoundError
 if TYPE_CHECKING:
     import torch
 
-    from mocap.lifter.model import JointLifter
+    from mocap.lifter.model import Lifter
     from mocap.mega.model import Mega
     from mocap.mesh.spread import SpreadPrior
     from mocap.tokenizer.model import MeshVQVAE
@@ -70,7 +70,7 @@ class MeshModels:
 
     tokenizer: MeshVQVAE
     mega: Mega
-    lifter: JointLifter
+    lifter: Lifter
     spread: SpreadPrior | None = None
 
     @classmethod

@@ -15,7 +15,9 @@ from mocap.lifter.model import (
     JOINT_MIRROR,
     JointLifter,
     LifterConfig,
+    LifterEnsemble,
     crop_features,
+    join_lifters,
     lift_joints,
     load_lifter,
     mirror_joints,
@@ -97,6 +99,7 @@ def test_saved_lifters_load_in_float16_precision(tmp_path: Path) -> None:
     lifter = small_lifter()
     save_lifter(lifter, tmp_path / "lifter.pt", {"command": "test"})
     loaded = load_lifter(tmp_path / "lifter.pt")
+    assert isinstance(loaded, JointLifter)
     assert loaded.config == lifter.config and not loaded.training
     features = crop_features(random_crops(3))
     with torch.no_grad():
@@ -110,3 +113,33 @@ def test_missing_or_foreign_files_name_the_fix(tmp_path: Path) -> None:
     torch.save({"state": {}}, tmp_path / "other.pt")
     with pytest.raises(ModelNotFoundError, match="mocap train lifter"):
         load_lifter(tmp_path / "other.pt")
+
+
+def test_an_ensemble_answers_its_members_mean_and_saves_as_one_file(tmp_path: Path) -> None:
+    members = [small_lifter(seed) for seed in range(3)]
+    ensemble = LifterEnsemble(members).eval()
+    features = crop_features(random_crops(4))
+    with torch.no_grad():
+        mean = torch.stack([member(features) for member in members]).mean(dim=0)
+        torch.testing.assert_close(ensemble(features), mean)
+    save_lifter(ensemble, tmp_path / "ensemble.pt", {"command": "test"})
+    loaded = load_lifter(tmp_path / "ensemble.pt")
+    assert isinstance(loaded, LifterEnsemble) and len(loaded.members) == 3 and not loaded.training
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(features), mean, atol=5e-3, rtol=0)  # float16 weights
+    # The mirror averaging and the upright turn work on it as on one lifter (the mean of equivariant answers).
+    crops = random_crops(4)
+    np.testing.assert_allclose(
+        lift_joints(loaded, mirror_crops(crops)), mirror_joints(lift_joints(loaded, crops)), atol=1e-6
+    )
+
+
+def test_joining_flattens_ensembles_and_one_member_is_no_ensemble(tmp_path: Path) -> None:
+    for seed in range(3):
+        save_lifter(small_lifter(seed), tmp_path / f"l{seed}.pt")
+    save_lifter(join_lifters([tmp_path / "l0.pt", tmp_path / "l1.pt"]), tmp_path / "pair.pt")
+    joined = join_lifters([tmp_path / "pair.pt", tmp_path / "l2.pt"])
+    assert len(joined.members) == 3
+    assert all(isinstance(member, JointLifter) for member in joined.members)
+    with pytest.raises(ValueError, match="at least two"):
+        LifterEnsemble([small_lifter()])

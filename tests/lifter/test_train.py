@@ -12,7 +12,7 @@ from mocap.body.joint_weights import BODY_JOINTS
 from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ConfigError
-from mocap.lifter.model import LifterConfig, load_lifter
+from mocap.lifter.model import LifterConfig, join_lifters, load_lifter, save_lifter
 from mocap.lifter.train import LifterRecipe, lifter_examples, rendered_lifter_examples, train_lifter
 from mocap.mega.rendered import RenderedExamples
 
@@ -107,3 +107,6 @@ def test_a_fine_tune_starts_from_the_given_lifter_and_a_mismatch_names_the_fix(t
     wider = LifterConfig(width=96, blocks=1, dropout=0.0)
     with pytest.raises(ConfigError, match="--width"):
         train_lifter(recipe(tmp_path, out=tmp_path / "bad", init=tmp_path / "first" / "lifter.pt", model=wider))
+    save_lifter(join_lifters([tmp_path / "first" / "lifter.pt", tmp_path / "tuned" / "lifter.pt"]), tmp_path / "e.pt")
+    with pytest.raises(ConfigError, match="ensemble"):
+        train_lifter(recipe(tmp_path, out=tmp_path / "bad", init=tmp_path / "e.pt"))
