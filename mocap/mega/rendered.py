@@ -195,26 +195,28 @@ def build_rendered_set(
     # One scratch folder per process: several processes may fill one folder with different --first-seed ranges.
     scratch = out / f"scratch-{os.getpid()}"
     synthesizer = None
-    for seed in clips:
-        shard = out / f"clip_{seed:05d}.npz"
-        if shard.exists():
-            continue
-        config = SynthConfig(seconds=seconds, seed=seed, store_vertices=False)
-        synthesizer = synthesizer or Synthesizer(config)
-        synthesizer.config = config
-        video, store = scratch / "clip.mp4", scratch / "clip.gt.zarr"
-        scratch.mkdir(exist_ok=True)
-        synthesizer.synthesize(random_performances(config, split, collection), video, store, overwrite=True)
-        with PoseDetector(DetectConfig(max_people=1)) as detector:  # fresh per clip: VIDEO mode timestamps
-            try:
-                examples = clip_examples(video, store, tokenize, detector)
-            except ConfigError as error:
-                log.warning("clip %d skipped: %s", seed, error)
+    try:  # the scratch goes whatever ends the loop: a crash, Ctrl-C, the last clip
+        for seed in clips:
+            shard = out / f"clip_{seed:05d}.npz"
+            if shard.exists():
                 continue
-        examples.save(shard)
-        if on_clip is not None:
-            on_clip(seed, len(examples))
-    shutil.rmtree(scratch, ignore_errors=True)
+            config = SynthConfig(seconds=seconds, seed=seed, store_vertices=False)
+            synthesizer = synthesizer or Synthesizer(config)
+            synthesizer.config = config
+            video, store = scratch / "clip.mp4", scratch / "clip.gt.zarr"
+            scratch.mkdir(exist_ok=True)
+            synthesizer.synthesize(random_performances(config, split, collection), video, store, overwrite=True)
+            with PoseDetector(DetectConfig(max_people=1)) as detector:  # fresh per clip: VIDEO mode timestamps
+                try:
+                    examples = clip_examples(video, store, tokenize, detector)
+                except ConfigError as error:
+                    log.warning("clip %d skipped: %s", seed, error)
+                    continue
+            examples.save(shard)
+            if on_clip is not None:
+                on_clip(seed, len(examples))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return sum(len(np.load(path)["ids"]) for path in out.glob("clip_*[0-9].npz"))
 
 

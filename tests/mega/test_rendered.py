@@ -174,6 +174,14 @@ def test_build_rendered_set_keeps_finished_shards_and_leaves_no_scratch(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_00007.npz"]
     assert build_rendered_set(tmp_path, [7], heights, seconds=0.2) == total and len(asked) == 1  # kept, not redone
 
+    def crash(config, split, collection=None):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # a user's Ctrl-C halfway through a clip
+
+    monkeypatch.setattr(mocap.synth.motions, "random_performances", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_rendered_set(tmp_path, [7, 8], heights, seconds=0.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_00007.npz"]  # the finished shard, no scratch
+
 
 @pytest.fixture(scope="module")
 def anny_body():  # type: ignore[no-untyped-def]
