@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +142,32 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path: Path, caps
     store = open_store(store_path)
     assert 10 < store.num_frames < 48 and store.attrs["status"] == "interrupted"
     assert len(store.track_ids) == 1, "the frames before the damage were tracked and kept"
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_and_the_store_resumes(tmp_path: Path) -> None:
+    # What a cluster scheduler, `timeout` or `kill` sends: the store must close as "interrupted", not stay "writing".
+    total, store_path = 150, tmp_path / "o.zarr"
+    clip = write_clip(tmp_path / "long.mp4", astronaut_frames(total))
+    args = ["run", str(clip), "-o", str(store_path), "--no-progress", "--no-mesh"]
+    source = str(Path(__file__).parents[1])  # the checkout under test, whatever is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-m", "mocap", *args], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (store_path / "zarr.json").is_file() or open_store(store_path).num_frames == 0:
+            assert process.poll() is None, "the run ended before it was stopped"
+            assert time.monotonic() < deadline, "the run committed nothing in 120 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143 and "terminated" in err
+    stopped = open_store(store_path)
+    assert stopped.attrs["status"] == "interrupted" and 0 < stopped.num_frames < total
+    assert main([*args, "--resume"]) == 0
+    resumed = open_store(store_path)
+    assert resumed.attrs["status"] == "complete" and resumed.num_frames == total
 
 
 def test_unreadable_mp4_leaves_no_store(person_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
