@@ -576,7 +576,7 @@ def test_train_lifter_ensemble_joins_lifters_with_their_recipes(
     for seed in range(2):
         torch.manual_seed(seed)
         save_lifter(JointLifter(LifterConfig(width=16, blocks=1)), tmp_path / f"l{seed}.pt", {"recipe": {"seed": seed}})
-    out = tmp_path / "ensemble.pt"
+    out = tmp_path / "new_folder" / "ensemble.pt"  # made when missing
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "l1.pt"), "--out", str(out)]) == 0
     assert '"members": 2' in capsys.readouterr().out
     assert isinstance(load_lifter(out), LifterEnsemble)

@@ -142,6 +142,7 @@ def save_lifter(lifter: Lifter, path: Path, metadata: dict[str, Any] | None = No
         for m in members
     ]
     layout = saved[0] if len(saved) == 1 else {"members": saved}
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save({**layout, "metadata": metadata or {}}, partial)
     partial.replace(path)
