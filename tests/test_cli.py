@@ -582,5 +582,11 @@ def test_train_lifter_ensemble_joins_lifters_with_their_recipes(
     assert isinstance(load_lifter(out), LifterEnsemble)
     metadata = torch.load(out, weights_only=True)["metadata"]
     assert [member["recipe"]["seed"] for member in metadata["members"]] == [0, 1]
+    save_lifter(JointLifter(LifterConfig(width=16, blocks=1)), tmp_path / "l2.pt", {"recipe": {"seed": 2}})
+    grown = tmp_path / "grown.pt"  # an ensemble and one more network: one flat list, a recipe per network
+    assert main(["train", "lifter-ensemble", str(out), str(tmp_path / "l2.pt"), "--out", str(grown)]) == 0
+    metadata = torch.load(grown, weights_only=True)["metadata"]
+    assert len(load_lifter(grown).members) == 3 and [m["recipe"]["seed"] for m in metadata["members"]] == [0, 1, 2]
+    assert metadata["ensemble_of"] == [str(tmp_path / f"l{seed}.pt") for seed in range(3)]
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), "--out", str(out)]) == 5  # one is no ensemble
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "absent.pt"), "--out", str(out)])

@@ -277,9 +277,16 @@ def _run_lifter_ensemble(args: argparse.Namespace) -> int:
     if len(args.members) < 2:
         raise ConfigError("an ensemble needs two or more lifter files: `mocap train lifter-ensemble A.pt B.pt --out F`")
     ensemble = join_lifters(args.members)
-    # Each file's own metadata (recipe, validation history), read before the new file may replace one of them.
-    metadata = [torch.load(path, map_location="cpu", weights_only=True).get("metadata", {}) for path in args.members]
-    save_lifter(ensemble, args.out, {"ensemble_of": [str(path) for path in args.members], "members": metadata})
+    # Each network's own metadata (recipe, validation history), read before the new file may replace an input; an
+    # ensemble's members are listed one by one, as its networks are, so members[i] describes network i.
+    sources: list[str] = []
+    members: list[dict] = []
+    for path in args.members:
+        metadata = torch.load(path, map_location="cpu", weights_only=True).get("metadata", {})
+        is_ensemble = "members" in metadata
+        sources += metadata.get("ensemble_of", []) if is_ensemble else [str(path)]
+        members += metadata["members"] if is_ensemble else [metadata]
+    save_lifter(ensemble, args.out, {"ensemble_of": sources, "members": members})
     print(json.dumps({"out": str(args.out), "members": len(ensemble.members)}))
     return 0
 
