@@ -19,7 +19,8 @@ Sections:
   session 9): then moved ``PolicyConfig.world_share`` of the way toward MediaPipe's world landmarks at the 12 body
   joints (``mocap.mesh.fusion``; the two views' mean with the mirrored view). ``lifter``: the joint lifter's 12 joints
   (``mocap.lifter``; ``lifter_mirror_view``: the two views' mean). ``_fused`` (the defaults since session 10): MEGA's
-  mesh moved ``PolicyConfig.lift_share`` of the way toward the lifter's joints and ``world_share`` toward MediaPipe's.
+  mesh moved ``PolicyConfig.lift_share`` of the way toward the lifter's joints and ``world_share`` toward MediaPipe's
+  (``--lift-share`` / ``--world-share`` measure other shares).
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
@@ -285,7 +286,7 @@ def validation_clips(cache: Path, count: int) -> list[Path]:
 
 @torch.no_grad()
 def bench_mediapipe(
-    model: Mega, tokenizer: MeshVQVAE, lifter: Lifter, clips: list[Path], cache: Path
+    model: Mega, tokenizer: MeshVQVAE, lifter: Lifter, clips: list[Path], cache: Path, policy: PolicyConfig
 ) -> tuple[dict, Crops]:
     from mocap.body.anny_body import AnnyBody
     from mocap.io.store import open_store
@@ -296,7 +297,6 @@ def bench_mediapipe(
     all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
     viewed, baseline_viewed, mirrored_world, viewed_world = [], [], [], []
     lifted, lifted_viewed, mirrored_fused, viewed_fused = [], [], [], []
-    policy = PolicyConfig()
     share = 0.2  # session 9's default, world landmarks alone
 
     def fused(vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
@@ -558,6 +558,8 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=256, help="synthetic test crops")
     parser.add_argument("--sampled", type=int, default=48, help="crops with K=25 samples (best-of-K, uncertainty)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lift-share", type=float, default=PolicyConfig.lift_share, help="the fused sections' share")
+    parser.add_argument("--world-share", type=float, default=PolicyConfig.world_share, help="the fused sections' share")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--device", default="cpu", help="where the speed section runs (cpu, cuda, auto); written as speed_<device>"
@@ -570,6 +572,7 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_trained(args.model).float(), MeshVQVAE.load(args.tokenizer).eval()
     lifter = load_lifter(args.lifter)
+    policy = PolicyConfig(lift_share=args.lift_share, world_share=args.world_share)
     # Sections this run does not measure are kept from --out (each section says what it measured).
     kept = json.loads(args.out.read_text()) if args.out.exists() else {}
     result: dict = {
@@ -600,10 +603,10 @@ def main() -> None:
         result["policy_calibration"] = bench_policy_calibration(model, tokenizer, validation)
     if args.validation_clips:
         clips = validation_clips(args.cache, args.validation_clips)
-        result["mediapipe_validation"], _ = bench_mediapipe(model, tokenizer, lifter, clips, args.cache)
+        result["mediapipe_validation"], _ = bench_mediapipe(model, tokenizer, lifter, clips, args.cache, policy)
         result["mediapipe_validation"].pop("clips")
     if args.clips:
-        result["mediapipe"], crops = bench_mediapipe(model, tokenizer, lifter, args.clips, args.cache)
+        result["mediapipe"], crops = bench_mediapipe(model, tokenizer, lifter, args.clips, args.cache, policy)
         if not args.skip_speed:
             result[speed_key] = bench_speed(model, tokenizer, crops, device)
     args.out.parent.mkdir(parents=True, exist_ok=True)
