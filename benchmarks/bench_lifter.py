@@ -23,26 +23,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mocap.body.symmetry import mirror_landmarks
-from mocap.lifter.model import load_lifter, mirror_joints
+from mocap.lifter.model import lift_joints, load_lifter
 from mocap.lifter.train import rendered_lifter_examples
 from mocap.mega.evaluate import body_joint_errors_mm
 from mocap.mega.rendered import RenderedExamples
 
 
-@torch.no_grad()
-def one_view_joints_m(lifter_path: Path, cond: np.ndarray) -> np.ndarray:
-    """(N, 33, 6) landmark features -> (N, 12, 3) joints (m): mean of the answer and its mirror twin's, mirrored."""
-    lifter = load_lifter(lifter_path)
-    mirrored = np.concatenate([mirror_landmarks(cond[..., :3]), mirror_landmarks(cond[..., 3:])], -1)
-    direct = lifter(torch.from_numpy(cond).float()).numpy()
-    return (direct + mirror_joints(lifter(torch.from_numpy(mirrored).float()).numpy())) / 2
-
-
 def bench_folder(folder: Path, lifters: list[Path]) -> dict:
     examples = RenderedExamples.load_folder(folder)
     truth_m = rendered_lifter_examples(examples, mirrored=False).joints_m.numpy()
-    answers = {path: one_view_joints_m(path, examples.cond) for path in lifters}
+    crops = examples.crops(np.arange(len(examples)))
+    # The pipeline's own live path: each crop's answer averaged with its mirror twin's (mocap.lifter.lift_joints).
+    answers = {path: lift_joints(load_lifter(path), crops) for path in lifters}
 
     def scored(joints_m: np.ndarray) -> dict[str, float]:
         return {name: round(float(v.mean()), 1) for name, v in body_joint_errors_mm(joints_m, truth_m).items()}
