@@ -590,3 +590,28 @@ def test_train_lifter_ensemble_joins_lifters_with_their_recipes(
     assert metadata["ensemble_of"] == [str(tmp_path / f"l{seed}.pt") for seed in range(3)]
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), "--out", str(out)]) == 5  # one is no ensemble
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "absent.pt"), "--out", str(out)])
+
+
+def test_train_world_model_fits_renders_and_the_lifter_refuses_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from mocap.lifter.world_model import load_world_model
+    from tests.lifter.test_world_model import flattening_detector_shard
+
+    renders = tmp_path / "renders"
+    renders.mkdir()
+    for clip in range(3):
+        flattening_detector_shard(200, seed=clip).save(renders / f"clip_{clip:05d}.npz")
+    out = tmp_path / "models" / "world.pt"
+    args = ["train", "world-model", "--renders", str(renders), "--out", str(out), "--steps", "20", "--held-out", "0.4"]
+    assert main(args) == 0
+    assert '"model_vs_mediapipe_mm"' in capsys.readouterr().out
+    metadata = torch.load(out, weights_only=True)["metadata"]
+    assert metadata["recipe"]["steps"] == 20 and metadata["metrics"]["rows_held_out"] == 480
+    assert load_world_model(out).residual_cholesky_m.abs().sum() > 0
+    assert main([*args[:-2], "--held-out", "1.5"]) == 5
+    lifter = ["train", "lifter", "--renders", str(renders), "--out", str(tmp_path / "run")]
+    assert main([*lifter, "--world-model", str(tmp_path / "absent.pt")]) == 4  # before reading any renders
+    assert not (tmp_path / "run").exists()

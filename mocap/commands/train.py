@@ -1,4 +1,4 @@
-"""``mocap train tokenizer|mega|lifter|spread``: train the models that ship under ``models/``.
+"""``mocap train tokenizer|mega|lifter|lifter-ensemble|world-model|spread``: train the models under ``models/``.
 
 One function pair per sub-subcommand: ``_add_<name>(sub)`` declares its flags and ``_run_<name>(args)``
 runs it. ``mocap train mega`` is added beside ``tokenizer`` the same way.
@@ -13,13 +13,16 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="train a model (tokenizer, mega, lifter, spread)", description="Train a model of mocap."
+        "train",
+        help="train a model (tokenizer, mega, lifter, lifter-ensemble, world-model, spread)",
+        description="Train a model of mocap.",
     )
     models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
     _add_tokenizer(models)
     _add_mega(models)
     _add_lifter(models)
     _add_lifter_ensemble(models)
+    _add_world_model(models)
     _add_spread(models)
 
 
@@ -212,6 +215,12 @@ def _add_lifter(models: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tumble", type=float, default=0.0, help="share of synthetic crops seen from any direction (default 0)"
     )
+    p.add_argument(
+        "--world-model",
+        type=Path,
+        help="a `mocap train world-model` file: the synthetic crops' world landmarks are drawn from it "
+        "(MediaPipe-like misses) instead of the truth plus 3 cm of noise",
+    )
     p.add_argument("--init", type=Path, help="start from this lifter.pt (same --width/--blocks): fine-tune")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -227,11 +236,14 @@ def _run_lifter(args: argparse.Namespace) -> int:
     from mocap.errors import ConfigError
     from mocap.lifter.model import LifterConfig
     from mocap.lifter.train import LifterRecipe, train_lifter
+    from mocap.lifter.world_model import load_world_model
 
     if not 0 <= args.synthetic_fraction <= 1:
         raise ConfigError(f"--synthetic-fraction is a share in [0, 1], got {args.synthetic_fraction}")
     if not 0 <= args.tumble <= 1:
         raise ConfigError(f"--tumble is a share in [0, 1], got {args.tumble}")
+    if args.world_model is not None:
+        load_world_model(args.world_model)  # fail now, not after the renders are read
     torch.set_num_threads(args.threads)
     recipe = LifterRecipe(
         out=args.out,
@@ -244,6 +256,7 @@ def _run_lifter(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         synthetic_fraction=args.synthetic_fraction,
         tumble_fraction=args.tumble,
+        world_model=args.world_model,
         init=args.init,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
@@ -288,6 +301,44 @@ def _run_lifter_ensemble(args: argparse.Namespace) -> int:
         members += metadata["members"] if is_ensemble else [metadata]
     save_lifter(ensemble, args.out, {"ensemble_of": sources, "members": members})
     print(json.dumps({"out": str(args.out), "members": len(ensemble.members)}))
+    return 0
+
+
+# -- mocap train world-model -----------------------------------------------------------------------
+
+
+def _add_world_model(models: argparse._SubParsersAction) -> None:
+    p = models.add_parser(
+        "world-model",
+        help="fit a model of MediaPipe's world landmarks (for the lifter's synthetic crops)",
+        description="Fit mocap.lifter.world_model on detector-measured renders (`mocap data renders`): the true "
+        "landmarks -> MediaPipe's world landmarks, with the residual covariance measured on held-out clips. "
+        "`mocap train lifter --world-model FILE` then draws the synthetic crops' world landmarks from it.",
+    )
+    p.add_argument("--renders", type=Path, nargs="+", required=True, help="`mocap data renders` folders (train split)")
+    p.add_argument("--out", type=Path, required=True, help="the .pt file to write")
+    p.add_argument("--steps", type=int, default=6000, help="optimiser steps (default 6000)")
+    p.add_argument("--held-out", type=float, default=0.1, help="share of rows (last clips) kept out (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(handler=_run_world_model)
+
+
+def _run_world_model(args: argparse.Namespace) -> int:
+    import torch
+
+    from mocap.errors import ConfigError
+    from mocap.lifter.world_model import fit_world_model, save_world_model
+    from mocap.mega.rendered import RenderedExamples
+
+    if not 0 < args.held_out < 1:
+        raise ConfigError(f"--held-out is a share in (0, 1), got {args.held_out}")
+    torch.set_num_threads(args.threads)
+    parts = [RenderedExamples.load_folder(folder) for folder in args.renders]
+    model, metrics = fit_world_model(parts, steps=args.steps, seed=args.seed, held_out=args.held_out)
+    recipe = {"renders": [str(f) for f in args.renders], "steps": args.steps, "seed": args.seed}
+    save_world_model(model, args.out, {"recipe": {**recipe, "held_out": args.held_out}, "metrics": metrics})
+    print(json.dumps({"out": str(args.out), **metrics}, indent=2))
     return 0
 
 

@@ -32,6 +32,7 @@ from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ConfigError
 from mocap.io.store.layout import to_json
 from mocap.lifter.model import JointLifter, LifterConfig, load_lifter, save_lifter
+from mocap.lifter.world_model import HIPS, WorldModel, load_world_model
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import lr_factor
@@ -55,6 +56,7 @@ class LifterRecipe:
     synthetic: int = 102_400  # synthetic crops made once (0: renders only)
     synthetic_fraction: float = 0.25
     tumble_fraction: float = 0.0  # synthetic crops seen from a uniformly random direction (upside down too)
+    world_model: Path | None = None  # `mocap train world-model` file: MediaPipe-like world landmarks on them
     init: Path | None = None  # start from this lifter's weights (same width and blocks): a fine-tune
     seed: int = 0
     checkpoint_every: int = 500
@@ -101,11 +103,12 @@ def rendered_lifter_examples(examples: RenderedExamples, mirrored: bool = True) 
 
 
 def synthetic_lifter_examples(
-    count: int, seed: int, batch: int = 256, tumble_fraction: float = 0.0
+    count: int, seed: int, batch: int = 256, tumble_fraction: float = 0.0, world_model: WorldModel | None = None
 ) -> dict[str, npt.NDArray[np.float32]]:
     """``count`` synthetic detector crops of random TRAIN motion frames on random bodies (``mocap.mega.synthetic``
     defaults, ``tumble_fraction`` of them from any direction): features (count, 33, 6) and GT landmarks
-    (count, 33, 3) in camera orientation."""
+    (count, 33, 3) in camera orientation. With ``world_model`` their world landmarks are drawn from it
+    (MediaPipe-like misses, ``mocap.lifter.world_model``) instead of the truth plus 3 cm of noise."""
     from mocap.mega.data import MeshTokenSource, anny_landmarks, motion_mesh_sampler
     from mocap.mega.synthetic import LandmarkSynthesis
 
@@ -120,7 +123,21 @@ def synthetic_lifter_examples(
         assert made.cond is not None and made.rotation_6d is not None and made.keypoints_canonical_m is not None
         cond.append(made.cond.numpy())
         landmarks.append(body_joints_camera(made.rotation_6d.numpy(), made.keypoints_canonical_m.numpy()))
-    return {"cond": np.concatenate(cond)[:count], "landmarks_cam_m": np.concatenate(landmarks)[:count]}
+    features, truth = np.concatenate(cond)[:count], np.concatenate(landmarks)[:count]
+    if world_model is not None:
+        features = with_drawn_world(features, truth, world_model, seed)
+    return {"cond": features, "landmarks_cam_m": truth}
+
+
+def with_drawn_world(
+    features: npt.NDArray[np.float32], truth_cam_m: npt.NDArray[np.float32], world_model: WorldModel, seed: int
+) -> npt.NDArray[np.float32]:
+    """Features (M, 33, 6) whose world landmarks are replaced by a draw of ``world_model`` for the true landmarks
+    (M, 33, 3) in camera orientation (any centre); the crop x, y and visibility are kept."""
+    centred = torch.from_numpy(np.asarray(truth_cam_m - truth_cam_m[:, HIPS].mean(axis=1, keepdims=True), np.float32))
+    generator = torch.Generator().manual_seed(seed)
+    drawn = torch.cat([world_model.sample(part, generator) for part in centred.split(4096)]).numpy()
+    return np.concatenate([features[..., :3], drawn], axis=-1).astype(np.float32)
 
 
 def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
@@ -134,7 +151,10 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     if recipe.synthetic > 0 and recipe.synthetic_fraction > 0:
         cached = out / "synthetic.npz"
         if not cached.exists():
-            arrays = synthetic_lifter_examples(recipe.synthetic, recipe.seed, tumble_fraction=recipe.tumble_fraction)
+            world_model = None if recipe.world_model is None else load_world_model(recipe.world_model)
+            arrays = synthetic_lifter_examples(
+                recipe.synthetic, recipe.seed, tumble_fraction=recipe.tumble_fraction, world_model=world_model
+            )
             np.savez(out / "synthetic.partial.npz", **arrays)  # type: ignore[arg-type]
             (out / "synthetic.partial.npz").replace(cached)
         with np.load(cached) as arrays:
