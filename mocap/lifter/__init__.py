@@ -1,5 +1,6 @@
 """The joint lifter: MediaPipe's landmarks of a crop -> its 12 body joints in 3-D (``model``), and its training
-(``train``). The mesh stage fuses its joints with MEGA's mesh (``mocap.mesh.fusion``)."""
+(``train``, with ``world_model``: MediaPipe-like world landmarks for its synthetic crops). The mesh stage fuses its
+joints with MEGA's mesh (``mocap.mesh.fusion``)."""
 
 from mocap.lifter.model import (
     JointLifter,
