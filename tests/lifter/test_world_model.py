@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mocap.body.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from mocap.errors import ModelNotFoundError
 from mocap.lifter.train import with_drawn_world
 from mocap.lifter.world_model import (
@@ -20,25 +20,17 @@ from mocap.lifter.world_model import (
     truth_and_world,
 )
 from mocap.mega.rendered import RenderedExamples
+from tests.lifter.test_train import posed_shard
 
 
 def flattening_detector_shard(count: int, seed: int = 0) -> RenderedExamples:
     """Examples whose 'MediaPipe' halves every depth (a systematic miss, as the real one flattens bodies) and adds
     1 cm of noise."""
-    generator = torch.Generator().manual_seed(seed)
-    keypoints = torch.randn(count, 33, 3, generator=generator) * 0.3
-    rotation = axis_angle_to_matrix(torch.randn(count, 3, generator=generator) * 0.3)
-    truth = keypoints @ rotation.transpose(1, 2)
-    world = truth * torch.tensor([1.0, 1.0, 0.5]) + 0.01 * torch.randn(count, 33, 3, generator=generator)
-    world = world - world[:, [23, 24]].mean(1, keepdim=True)
-    cond = torch.cat([truth[..., :2], torch.ones(count, 33, 1), world], -1)
-    return RenderedExamples(
-        cond=cond.numpy(),
-        ids=np.zeros((count, 54), np.int64),
-        rotation_6d=matrix_to_rotation_6d(rotation).numpy(),
-        keypoints_canonical_m=keypoints.numpy(),
-        keypoints_crop=np.ones((count, 33, 3), np.float32),
-    )
+    shard = posed_shard(count, seed)  # world landmarks: the true ones, hip-centred
+    noise = np.random.default_rng(seed).normal(scale=0.01, size=(count, 33, 3))
+    world = shard.cond[..., 3:] * np.array([1.0, 1.0, 0.5]) + noise
+    world -= world[:, [23, 24]].mean(axis=1, keepdims=True)
+    return replace(shard, cond=np.concatenate([shard.cond[..., :3], world], axis=-1).astype(np.float32))
 
 
 def test_pairs_are_hip_centred_and_seen_in_a_mirror_too() -> None:
