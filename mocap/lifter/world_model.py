@@ -71,10 +71,13 @@ class WorldModel(nn.Module):
 
 def truth_and_world(examples: RenderedExamples) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """The examples' true landmarks in camera orientation and MediaPipe's world landmarks, both (M, 33, 3) and
-    hip-centred, each pair also seen in a mirror (2M rows: MediaPipe answers a mirrored image in mirror)."""
+    hip-centred, each pair also seen in a mirror (2M rows: MediaPipe answers a mirrored image in mirror). Rows
+    without world landmarks (NaN) are left out."""
     rotation = rotation_6d_to_matrix(torch.from_numpy(np.asarray(examples.rotation_6d, np.float32))).numpy()
     truth = np.einsum("mij,mkj->mki", rotation, examples.keypoints_canonical_m)
     world = np.asarray(examples.cond[..., 3:], np.float32)
+    measured = np.isfinite(world).all(axis=(1, 2))
+    truth, world = truth[measured], world[measured]
     truth, world = np.concatenate([truth, mirror_landmarks(truth)]), np.concatenate([world, mirror_landmarks(world)])
     centred = [a - a[:, HIPS].mean(axis=1, keepdims=True) for a in (truth, world)]
     return centred[0].astype(np.float32), centred[1].astype(np.float32)
