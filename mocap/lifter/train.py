@@ -5,7 +5,8 @@ the examples' landmark features with a mean per-joint Euclidean loss, every exam
 targets: the mirrored body's joints). Each batch mixes ``1 - synthetic_fraction`` detector-measured examples
 (``mocap data renders``: MediaPipe's own errors) with synthetic crops of random train-motion frames
 (``mocap.mega.synthetic``: more poses than the renders hold). The synthetic crops are made once per run and kept in
-``out/synthetic.npz``. Batches are drawn from ``(seed, step)``, so a resumed run continues exactly.
+``out/synthetic.npz`` with the recipe that made them (another recipe into the same ``out`` is refused). Batches are
+drawn from ``(seed, step)``, so a resumed run continues exactly.
 
 Outputs in ``out``: ``last.pt`` (resumable checkpoint, atomic), ``lifter.pt`` (float16 weights + config +
 metadata, :func:`mocap.lifter.model.load_lifter`), ``metrics.json`` (loss and validation figures per checkpoint).
@@ -16,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -140,6 +142,14 @@ def with_drawn_world(
     return np.concatenate([features[..., :3], drawn], axis=-1).astype(np.float32)
 
 
+def synthetic_recipe(recipe: LifterRecipe) -> str:
+    """What the synthetic crops of ``recipe`` are made from, as JSON: count, seed, tumble share and the world model's
+    sha256 (a file, not a path, so a model refitted in place counts as another)."""
+    world = None if recipe.world_model is None else hashlib.sha256(Path(recipe.world_model).read_bytes()).hexdigest()
+    made = {"synthetic": recipe.synthetic, "seed": recipe.seed, "tumble_fraction": recipe.tumble_fraction}
+    return json.dumps({**made, "world_model_sha256": world}, sort_keys=True)
+
+
 def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     """Train (or resume) a lifter per ``recipe``; returns the final metrics (also in ``out/metrics.json``)."""
     out = Path(recipe.out)
@@ -149,15 +159,22 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     )
     synthetic = None
     if recipe.synthetic > 0 and recipe.synthetic_fraction > 0:
-        cached = out / "synthetic.npz"
+        cached, made_by = out / "synthetic.npz", synthetic_recipe(recipe)
         if not cached.exists():
             world_model = None if recipe.world_model is None else load_world_model(recipe.world_model)
             arrays = synthetic_lifter_examples(
                 recipe.synthetic, recipe.seed, tumble_fraction=recipe.tumble_fraction, world_model=world_model
             )
-            np.savez(out / "synthetic.partial.npz", **arrays)  # type: ignore[arg-type]
+            np.savez(out / "synthetic.partial.npz", **arrays, made_by=np.array(made_by))  # type: ignore[arg-type]
             (out / "synthetic.partial.npz").replace(cached)
         with np.load(cached) as arrays:
+            # Crops made for another recipe (a rerun into the same --out with other flags) would train silently
+            # on the wrong data. Files from before session 20 carry no recipe and are read as they are.
+            if "made_by" in arrays and str(arrays["made_by"]) != made_by:
+                raise ConfigError(
+                    f"{cached} holds synthetic crops made for {arrays['made_by']}, not {made_by}: remove it to make "
+                    "them again, or train into a new --out"
+                )
             synthetic = lifter_examples(arrays["cond"], arrays["landmarks_cam_m"])
     validation = None
     if recipe.validation is not None:

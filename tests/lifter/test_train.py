@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,18 @@ def test_a_fine_tune_starts_from_the_given_lifter_and_a_mismatch_names_the_fix(t
     save_lifter(join_lifters([tmp_path / "first" / "lifter.pt", tmp_path / "tuned" / "lifter.pt"]), tmp_path / "e.pt")
     with pytest.raises(ConfigError, match="ensemble"):
         train_lifter(recipe(tmp_path, out=tmp_path / "bad", init=tmp_path / "e.pt"))
+
+
+def test_synthetic_crops_made_for_another_recipe_are_refused_and_matching_ones_are_read(tmp_path: Path) -> None:
+    """A rerun into the same --out with other synthetic flags must not train on the first run's crops."""
+    from mocap.lifter.train import synthetic_recipe
+
+    shard = posed_shard(64, seed=2)
+    run = recipe(tmp_path, synthetic=64, synthetic_fraction=0.25, steps=40)
+    run.out.mkdir()
+    crops = {"cond": shard.cond, "landmarks_cam_m": shard.cond[..., 3:]}
+    np.savez(run.out / "synthetic.npz", **crops, made_by=np.array(synthetic_recipe(replace(run, seed=7))))
+    with pytest.raises(ConfigError, match=r"synthetic crops made for .*new --out"):
+        train_lifter(run)
+    np.savez(run.out / "synthetic.npz", **crops, made_by=np.array(synthetic_recipe(run)))
+    assert train_lifter(run)["final"]["step"] == 40  # read, not made again (making them needs the motion data)
