@@ -34,8 +34,9 @@ from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ConfigError
 from mocap.io.store.layout import to_json
 from mocap.lifter.model import JointLifter, LifterConfig, load_lifter, save_lifter
-from mocap.lifter.world_model import HIPS, WorldModel, load_world_model
+from mocap.lifter.world_model import WorldModel, load_world_model
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
+from mocap.mega.geometry import HIPS
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import lr_factor
 
@@ -155,7 +156,7 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     out = Path(recipe.out)
     out.mkdir(parents=True, exist_ok=True)
     renders = rendered_lifter_examples(
-        RenderedExamples(**_joined([RenderedExamples.load_folder(folder) for folder in recipe.renders]))
+        RenderedExamples.join([RenderedExamples.load_folder(folder) for folder in recipe.renders])
     )
     synthetic = None
     if recipe.synthetic > 0 and recipe.synthetic_fraction > 0:
@@ -234,11 +235,6 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
     save_lifter(lifter, out / "lifter.pt", metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def _joined(parts: list[RenderedExamples]) -> dict[str, npt.NDArray[Any]]:
-    names = ("cond", "ids", "rotation_6d", "keypoints_canonical_m", "keypoints_crop")
-    return {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
 
 
 def _checkpoint(

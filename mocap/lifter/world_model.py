@@ -30,11 +30,11 @@ from torch import nn
 from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ModelNotFoundError
-from mocap.mega.evaluate import BODY_12
+from mocap.mega.evaluate import joint_errors_mm
+from mocap.mega.geometry import HIPS
 from mocap.mega.rendered import RenderedExamples
 from mocap.mega.train import lr_factor
 
-HIPS = [23, 24]
 FEATURES = 33 * 3
 
 
@@ -84,8 +84,8 @@ def truth_and_world(examples: RenderedExamples) -> tuple[npt.NDArray[np.float32]
 
 
 def body_miss_mm(a_m: npt.NDArray[np.floating], b_m: npt.NDArray[np.floating]) -> float:
-    """Mean distance (mm) between two hip-centred landmark sets (M, 33, 3) at the 12 body joints."""
-    return float(1000 * np.linalg.norm(a_m[:, BODY_12] - b_m[:, BODY_12], axis=-1).mean())
+    """MPJPE (mm) between two landmark sets (M, 33, 3) at the 12 body joints, hip-centred."""
+    return float(joint_errors_mm(a_m, b_m)["mpjpe"].mean())
 
 
 def fit_world_model(
@@ -100,14 +100,7 @@ def fit_world_model(
     """Fit the model on detector-measured renders: the last ``held_out`` share of rows (whole clips but one, as the
     shards are in clip order) is kept out, and the residual covariance is measured there, so the drawn noise is as
     large as the model's misses on new poses. Returns the model and its figures (mm, 12 body joints)."""
-    truth, world = truth_and_world(
-        RenderedExamples(
-            **{
-                name: np.concatenate([getattr(p, name) for p in parts])
-                for name in ("cond", "ids", "rotation_6d", "keypoints_canonical_m", "keypoints_crop")
-            }
-        )
-    )
+    truth, world = truth_and_world(RenderedExamples.join(parts))
     half = len(truth) // 2  # rows [half:] are the mirror images of rows [:half]: split both halves alike
     cut = int(round(half * (1 - held_out)))
     fit_rows = np.r_[0:cut, half : half + cut]

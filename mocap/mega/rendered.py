@@ -83,6 +83,12 @@ class RenderedExamples:
         names = [f.name for f in fields(cls) if all(f.name in p.files for p in parts)]
         return cls(**{name: np.concatenate([p[name] for p in parts]) for name in names})
 
+    @classmethod
+    def join(cls, parts: list[RenderedExamples]) -> RenderedExamples:
+        """Several sets as one, in order (``ids_mirror`` only when every part has it)."""
+        names = [f.name for f in fields(cls) if all(getattr(p, f.name) is not None for p in parts)]
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in names})
+
     def batch(self, rows: np.ndarray) -> TrainingBatch:
         return TrainingBatch(**{f.name: torch.from_numpy(getattr(self, f.name)[rows]) for f in fields(TrainingBatch)})
 

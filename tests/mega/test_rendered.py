@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,16 @@ def test_shards_round_trip_and_an_empty_folder_names_the_command(tmp_path: Path)
     loaded = RenderedExamples.load_folder(tmp_path)
     assert len(loaded) == 5 and loaded.cond[:2].max() == 2.0 and loaded.cond[2:].min() == 1.0  # shards in name order
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_joined_sets_keep_their_order_and_mirrored_tokens_only_when_all_have_them() -> None:
+    a, b = examples(3, 1.0), examples(2, 2.0)
+    joined = RenderedExamples.join([a, b])
+    assert len(joined) == 5 and joined.cond[:3].max() == 1.0 and joined.cond[3:].min() == 2.0
+    assert joined.ids_mirror is None
+    with_mirror = [replace(part, ids_mirror=part.ids) for part in (a, b)]
+    np.testing.assert_array_equal(RenderedExamples.join(with_mirror).ids_mirror, joined.ids)
+    assert RenderedExamples.join([with_mirror[0], b]).ids_mirror is None
 
 
 def test_rendered_source_mixes_a_fixed_share_reproducibly() -> None:
