@@ -588,6 +588,13 @@ def test_train_lifter_ensemble_joins_lifters_with_their_recipes(
     metadata = torch.load(grown, weights_only=True)["metadata"]
     assert len(load_lifter(grown).members) == 3 and [m["recipe"]["seed"] for m in metadata["members"]] == [0, 1, 2]
     assert metadata["ensemble_of"] == [str(tmp_path / f"l{seed}.pt") for seed in range(3)]
+    small = tmp_path / "int8.pt"  # one file that is an ensemble already, stored again with int8 blocks
+    assert main(["train", "lifter-ensemble", str(grown), "--out", str(small), "--precision", "int8"]) == 0
+    saved = torch.load(small, weights_only=True)
+    assert len(saved["members"]) == 3 and all(
+        m["int8"]["blocks.0.1.weight"].dtype == torch.int8 for m in saved["members"]
+    )
+    assert saved["metadata"]["members"] == metadata["members"] and len(load_lifter(small).members) == 3
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), "--out", str(out)]) == 5  # one is no ensemble
     assert main(["train", "lifter-ensemble", str(tmp_path / "l0.pt"), str(tmp_path / "absent.pt"), "--out", str(out)])
 

@@ -216,6 +216,12 @@ def _add_lifter(models: argparse._SubParsersAction) -> None:
         "--tumble", type=float, default=0.0, help="share of synthetic crops seen from any direction (default 0)"
     )
     p.add_argument(
+        "--limb-mix",
+        type=float,
+        default=0.0,
+        help="chance that each limb of a synthetic crop's pose is another frame's: poses no clip holds (default 0)",
+    )
+    p.add_argument(
         "--world-model",
         type=Path,
         help="a `mocap train world-model` file: the synthetic crops' world landmarks are drawn from it "
@@ -242,6 +248,8 @@ def _run_lifter(args: argparse.Namespace) -> int:
         raise ConfigError(f"--synthetic-fraction is a share in [0, 1], got {args.synthetic_fraction}")
     if not 0 <= args.tumble <= 1:
         raise ConfigError(f"--tumble is a share in [0, 1], got {args.tumble}")
+    if not 0 <= args.limb_mix <= 1:
+        raise ConfigError(f"--limb-mix is a chance in [0, 1], got {args.limb_mix}")
     if args.world_model is not None:
         load_world_model(args.world_model)  # fail now, not after the renders are read
     torch.set_num_threads(args.threads)
@@ -256,6 +264,7 @@ def _run_lifter(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         synthetic_fraction=args.synthetic_fraction,
         tumble_fraction=args.tumble,
+        limb_mix=args.limb_mix,
         world_model=args.world_model,
         init=args.init,
         seed=args.seed,
@@ -278,6 +287,12 @@ def _add_lifter_ensemble(models: argparse._SubParsersAction) -> None:
     )
     p.add_argument("members", type=Path, nargs="+", help="lifter.pt files (two or more members in all)")
     p.add_argument("--out", type=Path, required=True, help="the lifter.pt to write (e.g. models/lifter_anny/lifter.pt)")
+    p.add_argument(
+        "--precision",
+        choices=("float16", "int8"),
+        default="float16",
+        help="weights as float16, or weight matrices as int8 with a scale per row (half the size; default float16)",
+    )
     p.set_defaults(handler=_run_lifter_ensemble)
 
 
@@ -287,9 +302,12 @@ def _run_lifter_ensemble(args: argparse.Namespace) -> int:
     from mocap.errors import ConfigError
     from mocap.lifter.model import join_lifters, save_lifter
 
-    if len(args.members) < 2:
-        raise ConfigError("an ensemble needs two or more lifter files: `mocap train lifter-ensemble A.pt B.pt --out F`")
-    ensemble = join_lifters(args.members)
+    try:
+        ensemble = join_lifters(args.members)  # one file may be an ensemble already: two networks in all suffice
+    except ValueError as error:
+        raise ConfigError(
+            f"an ensemble needs two or more networks ({error}): `mocap train lifter-ensemble A.pt B.pt --out F`"
+        ) from error
     # Each network's own metadata (recipe, validation history), read before the new file may replace an input; an
     # ensemble's members are listed one by one, as its networks are, so members[i] describes network i.
     sources: list[str] = []
@@ -299,8 +317,8 @@ def _run_lifter_ensemble(args: argparse.Namespace) -> int:
         is_ensemble = "members" in metadata
         sources += metadata.get("ensemble_of", []) if is_ensemble else [str(path)]
         members += metadata["members"] if is_ensemble else [metadata]
-    save_lifter(ensemble, args.out, {"ensemble_of": sources, "members": members})
-    print(json.dumps({"out": str(args.out), "members": len(ensemble.members)}))
+    save_lifter(ensemble, args.out, {"ensemble_of": sources, "members": members}, precision=args.precision)
+    print(json.dumps({"out": str(args.out), "members": len(ensemble.members), "precision": args.precision}))
     return 0
 
 

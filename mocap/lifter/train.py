@@ -59,6 +59,7 @@ class LifterRecipe:
     synthetic: int = 102_400  # synthetic crops made once (0: renders only)
     synthetic_fraction: float = 0.25
     tumble_fraction: float = 0.0  # synthetic crops seen from a uniformly random direction (upside down too)
+    limb_mix: float = 0.0  # chance that each limb of a synthetic crop's pose is another frame's (novel poses)
     world_model: Path | None = None  # `mocap train world-model` file: MediaPipe-like world landmarks on them
     init: Path | None = None  # start from this lifter's weights (same width and blocks): a fine-tune
     seed: int = 0
@@ -106,10 +107,16 @@ def rendered_lifter_examples(examples: RenderedExamples, mirrored: bool = True) 
 
 
 def synthetic_lifter_examples(
-    count: int, seed: int, batch: int = 256, tumble_fraction: float = 0.0, world_model: WorldModel | None = None
+    count: int,
+    seed: int,
+    batch: int = 256,
+    tumble_fraction: float = 0.0,
+    world_model: WorldModel | None = None,
+    limb_mix: float = 0.0,
 ) -> dict[str, npt.NDArray[np.float32]]:
     """``count`` synthetic detector crops of random TRAIN motion frames on random bodies (``mocap.mega.synthetic``
-    defaults, ``tumble_fraction`` of them from any direction): features (count, 33, 6) and GT landmarks
+    defaults, ``tumble_fraction`` of them from any direction, each limb another frame's with probability
+    ``limb_mix``): features (count, 33, 6) and GT landmarks
     (count, 33, 3) in camera orientation. With ``world_model`` their world landmarks are drawn from it
     (MediaPipe-like misses, ``mocap.lifter.world_model``) instead of the truth plus 3 cm of noise."""
     from mocap.mega.data import MeshTokenSource, anny_landmarks, motion_mesh_sampler
@@ -119,7 +126,8 @@ def synthetic_lifter_examples(
         return torch.zeros(len(meshes), 1, dtype=torch.long)  # the lifter needs no tokens
 
     synthesis = LandmarkSynthesis(tumble_fraction=tumble_fraction)
-    source = MeshTokenSource(motion_mesh_sampler(), no_tokens, batch, anny_landmarks(), synthesis, seed=seed)
+    sampler = motion_mesh_sampler("train", limb_mix)
+    source = MeshTokenSource(sampler, no_tokens, batch, anny_landmarks(), synthesis, seed=seed)
     cond, landmarks = [], []
     for step in range(-(-count // batch)):
         made = source(step)
@@ -144,10 +152,16 @@ def with_drawn_world(
 
 
 def synthetic_recipe(recipe: LifterRecipe) -> str:
-    """What the synthetic crops of ``recipe`` are made from, as JSON: count, seed, tumble share and the world model's
-    sha256 (a file, not a path, so a model refitted in place counts as another)."""
+    """What the synthetic crops of ``recipe`` are made from, as JSON: count, seed, tumble share, limb mixing and the
+    world model's sha256 (a file, not a path, so a model refitted in place counts as another)."""
     world = None if recipe.world_model is None else hashlib.sha256(Path(recipe.world_model).read_bytes()).hexdigest()
-    made = {"synthetic": recipe.synthetic, "seed": recipe.seed, "tumble_fraction": recipe.tumble_fraction}
+    made: dict[str, Any] = {
+        "synthetic": recipe.synthetic,
+        "seed": recipe.seed,
+        "tumble_fraction": recipe.tumble_fraction,
+    }
+    if recipe.limb_mix:  # only when set, so files made before limb mixing still match their recipe
+        made["limb_mix"] = recipe.limb_mix
     return json.dumps({**made, "world_model_sha256": world}, sort_keys=True)
 
 
@@ -164,7 +178,11 @@ def train_lifter(recipe: LifterRecipe) -> dict[str, Any]:
         if not cached.exists():
             world_model = None if recipe.world_model is None else load_world_model(recipe.world_model)
             arrays = synthetic_lifter_examples(
-                recipe.synthetic, recipe.seed, tumble_fraction=recipe.tumble_fraction, world_model=world_model
+                recipe.synthetic,
+                recipe.seed,
+                tumble_fraction=recipe.tumble_fraction,
+                world_model=world_model,
+                limb_mix=recipe.limb_mix,
             )
             np.savez(out / "synthetic.partial.npz", **arrays, made_by=np.array(made_by))  # type: ignore[arg-type]
             (out / "synthetic.partial.npz").replace(cached)

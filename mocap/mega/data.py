@@ -59,14 +59,15 @@ class MeshTokenSource:
         return synthesize_landmarks(ids, self.landmarks(meshes), generator, self.synthesis)
 
 
-def motion_mesh_sampler(split: Split = "train") -> MeshSampler:
-    """Canonical Anny meshes of random frames of the motion dataset's ``split`` on random phenotypes."""
+def motion_mesh_sampler(split: Split = "train", limb_mix: float = 0.0) -> MeshSampler:
+    """Canonical Anny meshes of random frames of the motion dataset's ``split`` on random phenotypes, each limb
+    another frame's with probability ``limb_mix`` (``MotionDataset.sample_canonical_meshes``)."""
     from mocap.motion.dataset import MotionDataset
 
     dataset = MotionDataset.load()
 
     def sample(n: int, rng: np.random.Generator) -> torch.Tensor:
-        return torch.from_numpy(dataset.sample_canonical_meshes(split, n, rng))
+        return torch.from_numpy(dataset.sample_canonical_meshes(split, n, rng, limb_mix))
 
     return sample
 

@@ -41,6 +41,13 @@ from mocap.motion.splits import SPLITS, Split, split_of
 
 log = logging.getLogger(__name__)
 
+# Indices into DRIVEN_BONES of each limb (arm with clavicle, leg with foot; left, right), which limb mixing
+# (``MotionDataset._random_poses``) takes from another frame: poses no clip holds, for novel motions.
+LIMB_GROUPS: Final = tuple(
+    tuple(i for i, bone in enumerate(DRIVEN_BONES) if bone.endswith(f".{side}") and bone.startswith(part))
+    for side in "LR"
+    for part in (("clavicle", "shoulder", "upperarm", "lowerarm", "wrist"), ("upperleg", "lowerleg", "foot"))
+)
 CACHE_VERSION: Final = "v1"  # bump when retargeting changes, so old caches are not reused
 MIN_FRAMES: Final = 10
 
@@ -269,23 +276,33 @@ class MotionDataset:
             self._body = AnnyBody("default")
         return self._body
 
-    def _random_poses(self, split: Split, n: int, rng: np.random.Generator) -> torch.Tensor:
-        """(n, 104, 3, 3) poses of random frames of ``split``."""
+    def _random_poses(self, split: Split, n: int, rng: np.random.Generator, limb_mix: float = 0.0) -> torch.Tensor:
+        """(n, 104, 3, 3) poses of random frames of ``split``; with ``limb_mix`` > 0 each limb of each pose is, with
+        that probability, another random frame's (:data:`LIMB_GROUPS`)."""
         frames = self._frames.get(split)
         if frames is None:
             raise ConfigError(f"the motion dataset has no {split} frames; rebuild it with `mocap data build`")
-        pose_aa = torch.from_numpy(frames[rng.integers(0, len(frames), n)])
+        picked = frames[rng.integers(0, len(frames), n)]  # (n, bones, 3) axis-angle
+        if limb_mix > 0:  # no draws otherwise, so poses without mixing stay what they were
+            for group in LIMB_GROUPS:
+                donors = frames[rng.integers(0, len(frames), n)]
+                mixed = np.flatnonzero(rng.random(n) < limb_mix)
+                rows = np.ix_(mixed, np.asarray(group))
+                picked[rows] = donors[rows]
+        pose_aa = torch.from_numpy(picked)
         pose = self.body.identity_pose(n)
         bones = self.sequences[0].bones  # every cached clip drives the same bones (DRIVEN_BONES)
         pose[:, [self.body.joint_index(b) for b in bones]] = axis_angle_to_matrix(pose_aa)
         return pose
 
     @torch.no_grad()
-    def sample_canonical_meshes(self, split: Split, n: int, rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    def sample_canonical_meshes(
+        self, split: Split, n: int, rng: np.random.Generator, limb_mix: float = 0.0
+    ) -> npt.NDArray[np.float32]:
         """(n, 13718, 3) float32 canonical meshes (no global rotation, vertex-mean centred, metres)
-        of random frames of ``split`` on random phenotypes."""
+        of random frames of ``split`` on random phenotypes (``limb_mix``: as :meth:`_random_poses`)."""
         phenotype = torch.from_numpy(random_phenotypes(n, rng))
-        return self.body.canonical_vertices(self._random_poses(split, n, rng), phenotype).numpy()
+        return self.body.canonical_vertices(self._random_poses(split, n, rng, limb_mix), phenotype).numpy()
 
     @torch.no_grad()
     def sample_posed(self, split: Split, n: int, rng: np.random.Generator, random_yaw: bool = True) -> PosedSample:

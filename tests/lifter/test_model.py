@@ -107,6 +107,26 @@ def test_saved_lifters_load_in_float16_precision(tmp_path: Path) -> None:
     assert torch.load(tmp_path / "lifter.pt", weights_only=True)["metadata"] == {"command": "test"}
 
 
+def test_int8_lifters_are_half_the_size_and_answer_within_their_rounding(tmp_path: Path) -> None:
+    torch.manual_seed(0)  # wide enough that the hidden blocks, the part stored as int8, hold most weights
+    lifter = LifterEnsemble([JointLifter(LifterConfig(width=256, blocks=2)) for _ in range(2)]).eval()
+    save_lifter(lifter, tmp_path / "half.pt")
+    save_lifter(lifter, tmp_path / "int8.pt", precision="int8")
+    assert (tmp_path / "int8.pt").stat().st_size < 0.7 * (tmp_path / "half.pt").stat().st_size
+    loaded = load_lifter(tmp_path / "int8.pt")
+    for member, original in zip(loaded.members, lifter.members, strict=True):
+        for (name, weight), (_, exact) in zip(member.named_parameters(), original.named_parameters(), strict=True):
+            step = exact.abs().amax(dim=-1, keepdim=True) / 127 if exact.ndim == 2 else exact.abs() / 1000
+            assert ((weight - exact).abs() <= step * 0.51 + 1e-6).all(), name  # half a step (float16 scale rounding)
+    features = crop_features(random_crops(3))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(features), lifter(features), atol=2e-2, rtol=0)
+    # Saving a loaded int8 file as int8 again gives the same weights (the codes are exact at their scales).
+    save_lifter(loaded, tmp_path / "again.pt", precision="int8")
+    for a, b in zip(load_lifter(tmp_path / "again.pt").parameters(), loaded.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-3)
+
+
 def test_missing_or_foreign_files_name_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="mocap train lifter"):
         load_lifter(tmp_path / "absent.pt")

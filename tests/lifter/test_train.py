@@ -124,5 +124,9 @@ def test_synthetic_crops_made_for_another_recipe_are_refused_and_matching_ones_a
     np.savez(run.out / "synthetic.npz", **crops, made_by=np.array(synthetic_recipe(replace(run, seed=7))))
     with pytest.raises(ConfigError, match=r"synthetic crops made for .*new --out"):
         train_lifter(run)
+    np.savez(run.out / "synthetic.npz", **crops, made_by=np.array(synthetic_recipe(replace(run, limb_mix=0.5))))
+    with pytest.raises(ConfigError, match=r"synthetic crops made for .*limb_mix"):
+        train_lifter(run)
     np.savez(run.out / "synthetic.npz", **crops, made_by=np.array(synthetic_recipe(run)))
+    assert "limb_mix" not in synthetic_recipe(run)  # unset: the recipe reads as files made before mixing existed
     assert train_lifter(run)["final"]["step"] == 40  # read, not made again (making them needs the motion data)

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from mocap.body.rotations import axis_angle_to_matrix
 from mocap.cli import main
 from mocap.errors import ConfigError
 from mocap.motion.bvh import write_bvh
-from mocap.motion.dataset import MotionDataset, build_dataset, discover_clips
+from mocap.motion.dataset import LIMB_GROUPS, MotionDataset, build_dataset, discover_clips
 from mocap.motion.retarget import DRIVEN_BONES
 from mocap.motion.splits import SPLITS, TEST_SUBJECTS, VALIDATION_SUBJECTS, split_of
 from tests.motion.conftest import humanoid_motion
@@ -71,6 +73,22 @@ def test_sample_canonical_meshes(dataset: MotionDataset) -> None:
     assert np.abs(meshes.mean(axis=1)).max() < 1e-5
     again = dataset.sample_canonical_meshes("train", 3, np.random.default_rng(0))
     assert np.array_equal(meshes, again)  # reproducible from the seed
+
+
+def test_limb_mixing_takes_whole_limbs_from_other_frames(dataset: MotionDataset) -> None:
+    plain = dataset._random_poses("train", 64, np.random.default_rng(0))
+    mixed = dataset._random_poses("train", 64, np.random.default_rng(0), limb_mix=1.0)
+    driven = [dataset.body.joint_index(b) for b in DRIVEN_BONES]
+    limbs = sorted(i for group in LIMB_GROUPS for i in group)
+    torso = [driven[i] for i in range(len(DRIVEN_BONES)) if i not in limbs]
+    assert torch.equal(plain[:, torso], mixed[:, torso])  # root, spine, neck, head: the drawn frame's, same draws
+    frames = axis_angle_to_matrix(torch.from_numpy(dataset.split("train")[0].pose_aa))  # (30, bones, 3, 3)
+    for group in LIMB_GROUPS:
+        bones = [driven[i] for i in group]
+        # each limb is whole: all its bones from one frame of the clip
+        match = (mixed[:, None, bones] - frames[None, :, list(group)]).abs().amax(dim=(2, 3, 4)) < 1e-6  # (64, 30)
+        assert match.any(dim=1).all()
+        assert not torch.equal(plain[:, bones], mixed[:, bones])  # and mostly another frame's
 
 
 def test_sample_posed(dataset: MotionDataset) -> None:
