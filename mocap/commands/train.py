@@ -291,7 +291,8 @@ def _add_lifter_ensemble(models: argparse._SubParsersAction) -> None:
         "--precision",
         choices=("float16", "int8"),
         default="float16",
-        help="weights as float16, or weight matrices as int8 with a scale per row (half the size; default float16)",
+        help="weights as float16, or the hidden blocks' matrices as int8 with a scale per row (half the size; "
+        "default float16)",
     )
     p.set_defaults(handler=_run_lifter_ensemble)
 

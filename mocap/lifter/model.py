@@ -14,6 +14,8 @@ that the torso points up, and the answer is turned back, so an upside-down body 
 A lifter file holds one network or several trained apart (other renders, other seeds): :class:`LifterEnsemble`
 answers their mean. Each member overfits its own renders (training loss ~60 mm against ~90 on new renders of the
 same motions), so their errors are partly their own and the mean beats each (models/lifter_anny/MODEL_CARD.md).
+Files store float16 weights, or the hidden blocks' matrices as int8 (:func:`save_lifter`, half the size); either
+loads as float32.
 
 Example:
     >>> lifter = load_lifter(Path("models/lifter_anny/lifter.pt"))  # doctest: +SKIP

@@ -116,9 +116,9 @@ def synthetic_lifter_examples(
 ) -> dict[str, npt.NDArray[np.float32]]:
     """``count`` synthetic detector crops of random TRAIN motion frames on random bodies (``mocap.mega.synthetic``
     defaults, ``tumble_fraction`` of them from any direction, each limb another frame's with probability
-    ``limb_mix``): features (count, 33, 6) and GT landmarks
-    (count, 33, 3) in camera orientation. With ``world_model`` their world landmarks are drawn from it
-    (MediaPipe-like misses, ``mocap.lifter.world_model``) instead of the truth plus 3 cm of noise."""
+    ``limb_mix``): features (count, 33, 6) and GT landmarks (count, 33, 3) in camera orientation. With
+    ``world_model`` their world landmarks are drawn from it (MediaPipe-like misses, ``mocap.lifter.world_model``)
+    instead of the truth plus 3 cm of noise."""
     from mocap.mega.data import MeshTokenSource, anny_landmarks, motion_mesh_sampler
     from mocap.mega.synthetic import LandmarkSynthesis
 
