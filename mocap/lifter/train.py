@@ -29,7 +29,6 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ConfigError
 from mocap.io.store.layout import to_json
@@ -37,7 +36,7 @@ from mocap.lifter.model import JointLifter, LifterConfig, load_lifter, save_lift
 from mocap.lifter.world_model import WorldModel, load_world_model
 from mocap.mega.evaluate import body_joint_errors_mm, body_joints
 from mocap.mega.geometry import HIPS
-from mocap.mega.rendered import RenderedExamples
+from mocap.mega.rendered import RenderedExamples, body_joints_camera
 from mocap.mega.train import lr_factor
 
 log = logging.getLogger(__name__)
@@ -77,14 +76,6 @@ class LifterExamples:
 
     def __len__(self) -> int:
         return len(self.features)
-
-
-def body_joints_camera(
-    rotation_6d: npt.NDArray[np.float32], keypoints_canonical_m: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
-    """GT rotations (M, 6) canonical -> camera and canonical landmarks (M, 33, 3) -> (M, 33, 3) camera orientation."""
-    rotation = rotation_6d_to_matrix(torch.from_numpy(np.asarray(rotation_6d, np.float32))).numpy()
-    return np.einsum("mij,mkj->mki", rotation, keypoints_canonical_m).astype(np.float32)
 
 
 def lifter_examples(

@@ -27,12 +27,11 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from mocap.body.rotations import rotation_6d_to_matrix
 from mocap.body.symmetry import mirror_landmarks
 from mocap.errors import ModelNotFoundError
 from mocap.mega.evaluate import joint_errors_mm
 from mocap.mega.geometry import HIPS
-from mocap.mega.rendered import RenderedExamples
+from mocap.mega.rendered import RenderedExamples, body_joints_camera
 from mocap.mega.train import lr_factor
 
 FEATURES = 33 * 3
@@ -73,8 +72,7 @@ def truth_and_world(examples: RenderedExamples) -> tuple[npt.NDArray[np.float32]
     """The examples' true landmarks in camera orientation and MediaPipe's world landmarks, both (M, 33, 3) and
     hip-centred, each pair also seen in a mirror (2M rows: MediaPipe answers a mirrored image in mirror). Rows
     without world landmarks (NaN) are left out."""
-    rotation = rotation_6d_to_matrix(torch.from_numpy(np.asarray(examples.rotation_6d, np.float32))).numpy()
-    truth = np.einsum("mij,mkj->mki", rotation, examples.keypoints_canonical_m)
+    truth = body_joints_camera(examples.rotation_6d, examples.keypoints_canonical_m)
     world = np.asarray(examples.cond[..., 3:], np.float32)
     measured = np.isfinite(world).all(axis=(1, 2))
     truth, world = truth[measured], world[measured]

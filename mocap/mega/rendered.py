@@ -118,6 +118,12 @@ class RenderedExamples:
         return Crops(np.asarray(rows), np.zeros((m, 2)), np.ones(m), cond[..., :3].copy(), cond[..., 3:].copy())
 
 
+def body_joints_camera(rotation_6d: np.ndarray, keypoints_canonical_m: np.ndarray) -> np.ndarray:
+    """GT rotations (M, 6) canonical -> camera and canonical landmarks (M, 33, 3) -> (M, 33, 3) camera orientation."""
+    rotation = rotation_6d_to_matrix(torch.from_numpy(np.asarray(rotation_6d, np.float32))).numpy()
+    return np.einsum("mij,mkj->mki", rotation, keypoints_canonical_m).astype(np.float32)
+
+
 def kabsch_rotations(source_m: torch.Tensor, target_m: torch.Tensor) -> torch.Tensor:
     """(B, J, 3) point sets -> (B, 3, 3) rotations R minimising |R (source - mean) - (target - mean)|."""
     p = source_m - source_m.mean(dim=1, keepdim=True)
