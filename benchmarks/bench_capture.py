@@ -8,6 +8,8 @@ child process (so its peak memory is its own) and compare with the ground truth:
 - MPJPE / PA-MPJPE on 12 body landmarks (shoulders, elbows, wrists, hips, knees, ankles; the same
   landmark regressor on both meshes), hip-centre aligned, in mm; PVE on all 13,718 vertices after
   centring both meshes on their vertex mean;
+- MediaPipe's own 3-D world landmarks on the same person-frames, scored the same way (``mediapipe_world_*``): the
+  baseline issue 5 measures against;
 - acceleration error (mm/frame^2) of those landmarks, root-aligned, before (raw) and after smoothing;
 - root error: distance (mm) between the smoothed and the true hip centre in the camera frame (the run assumes its
   own intrinsics, ``mocap.mesh.crop.default_intrinsics`` unless told, so depth carries the focal mismatch too), and
@@ -147,6 +149,7 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
 
     intrinsics = run.attrs.get("intrinsics") or default_intrinsics(tuple(run.attrs["source"]["size_wh"]))
     mpjpe, pa, pve, accel_raw, accel_smooth, switches, matched = [], [], [], [], [], 0, 0
+    mediapipe_mpjpe, mediapipe_pa = [], []
     miss_mesh_px, miss_mediapipe_px, root, root_accel_raw, root_accel_smooth = [], [], [], [], []
     for person, matches in pairs.items():
         if not matches:
@@ -156,7 +159,13 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         gtrack = gt.track(person)
         rows_gt = np.array([gt_rows[person][f] for f, _, _ in matches])
         gt_joints = np.asarray(gtrack["landmarks_cam_m"][rows_gt], np.float64)
-        names = ("joints_cam_m", "joints_smoothed_cam_m", "vertices_smoothed_cam_m", "landmarks_px")
+        names = (
+            "joints_cam_m",
+            "joints_smoothed_cam_m",
+            "vertices_smoothed_cam_m",
+            "landmarks_px",
+            "landmarks_world_m",
+        )
         pred: dict[str, list[np.ndarray]] = {name: [] for name in names}
         for _, t, row in matches:
             for name in pred:
@@ -165,6 +174,9 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         errors = joint_errors_mm(smooth, gt_joints)  # hip-centred, 12 body joints
         mpjpe.extend(errors["mpjpe"] / 1000)
         pa.extend(errors["pa_mpjpe"] / 1000)
+        baseline = joint_errors_mm(np.stack(pred["landmarks_world_m"]), gt_joints)  # camera-oriented, hip-centred
+        mediapipe_mpjpe.extend(baseline["mpjpe"] / 1000)
+        mediapipe_pa.extend(baseline["pa_mpjpe"] / 1000)
         gv = gt_vertices_cam(Path(gt_path), person, tuple(rows_gt.tolist()))
         pv = np.stack(pred["vertices_smoothed_cam_m"])
         pve.extend(np.linalg.norm((pv - pv.mean(1, keepdims=True)) - (gv - gv.mean(1, keepdims=True)), axis=-1).mean(1))
@@ -181,6 +193,8 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
         "mpjpe_mm": float(np.mean(mpjpe) * 1000) if mpjpe else None,
         "pa_mpjpe_mm": float(np.mean(pa) * 1000) if pa else None,
         "pve_mm": float(np.mean(pve) * 1000) if pve else None,
+        "mediapipe_world_mpjpe_mm": float(np.mean(mediapipe_mpjpe) * 1000) if mediapipe_mpjpe else None,
+        "mediapipe_world_pa_mpjpe_mm": float(np.mean(mediapipe_pa) * 1000) if mediapipe_pa else None,
         "root_error_mm": float(np.mean(root) * 1000) if root else None,
         "root_accel_error_raw_mm_per_frame2": float(np.nanmean(root_accel_raw)) if root_accel_raw else None,
         "root_accel_error_smoothed_mm_per_frame2": float(np.nanmean(root_accel_smooth)) if root_accel_smooth else None,
@@ -197,11 +211,12 @@ def evaluate(run_path: Path, gt_path: Path) -> dict:
 def weighted_means(clips: dict[str, dict]) -> dict[str, float]:
     """The clips' error figures averaged over their matched person-frames (longer clips weigh more)."""
     names = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "root_error_mm", "overlay_miss_px", "mediapipe_2d_miss_px")
+    names += ("mediapipe_world_mpjpe_mm", "mediapipe_world_pa_mpjpe_mm")
     names += ("accel_error_smoothed_mm_per_frame2", "root_accel_error_smoothed_mm_per_frame2")
     weights = np.array([c["person_frames_matched"] for c in clips.values()], float)
     means = {}
     for name in names:
-        values = np.array([np.nan if c[name] is None else c[name] for c in clips.values()], float)
+        values = np.array([np.nan if c.get(name) is None else c[name] for c in clips.values()], float)
         seen = np.isfinite(values)
         means[name] = round(float(np.average(values[seen], weights=weights[seen])), 2) if seen.any() else None
     return {**means, "clips": len(clips), "person_frames_matched": int(weights.sum())}

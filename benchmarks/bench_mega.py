@@ -20,7 +20,11 @@ Sections:
   joints (``mocap.mesh.fusion``; the two views' mean with the mirrored view). ``lifter``: the joint lifter's 12 joints
   (``mocap.lifter``; ``lifter_mirror_view``: the two views' mean). ``_fused`` (the defaults since session 10): MEGA's
   mesh moved ``PolicyConfig.lift_share`` of the way toward the lifter's joints and ``world_share`` toward MediaPipe's
-  (``--lift-share`` / ``--world-share`` measure other shares).
+  (``--lift-share`` / ``--world-share`` measure other shares). ``_steady``: then scaled to the clip's running median
+  size as the mesh stage writes each frame (``mocap.mesh.size.TrackSizes``; live:
+  ``mega_expected_mirror_fused_steady``);
+  ``_track``: to the median size over the whole clip, as the offline pass holds it before smoothing (per track, not
+  per crop: the figures a capture gets; ``bench_smooth.py`` scores the smoothed stores end to end).
 - ``tokenizer_floor``: decode(encode(truth)) vs truth on the same meshes (what MEGA cannot beat).
 - ``rendered_validation`` (``--renders``): MediaPipe on renders of VALIDATION motions (``mocap data renders
   --split validation``), MEGA argmax vs MediaPipe's world landmarks: for choosing between trained models; with
@@ -66,6 +70,7 @@ from mocap.mega.train import load_trained
 from mocap.mesh.fusion import fuse_joint_estimates, fuse_world_landmarks
 from mocap.mesh.mirror import Answer, average_twins
 from mocap.mesh.policy import PolicyConfig
+from mocap.mesh.size import TrackSizes, skeleton_size_m
 from mocap.mesh.stage import mirror_view_crops, world_landmarks
 from mocap.tokenizer.model import MeshVQVAE
 from mocap.types import Crops, MirrorView
@@ -92,6 +97,22 @@ def errors_mm(pred_vertices_cam_m: np.ndarray, truth_vertices_cam_m: np.ndarray)
 
 def summary(errors: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: round(float(values.mean()), 1) for name, values in errors.items()}
+
+
+def sized(vertices_m: np.ndarray, how: str) -> np.ndarray:
+    """One clip's meshes (F, V, 3), frames in order -> each scaled about its hip centre to the clip's size as the
+    mesh stage holds it: ``"steady"``, the running median of the sizes so far (``mocap.mesh.size.TrackSizes``, causal:
+    what live and offline runs write per frame); ``"track"``, the median over the whole clip (the offline pass,
+    ``mocap.mesh.size.track_size_scales``: one person per clip here)."""
+    joints = regress_landmarks(torch.from_numpy(np.ascontiguousarray(vertices_m, np.float32))).numpy()
+    size = skeleton_size_m(joints)  # (F,)
+    if how == "steady":
+        sizes, ids = TrackSizes(), np.ones(1, np.int64)
+        target = np.concatenate([sizes.steady(ids, size[i : i + 1]) for i in range(len(size))])
+    else:
+        target = np.full(len(size), np.median(size))
+    hips = joints[:, HIPS].mean(axis=1, keepdims=True)  # (F, 1, 3)
+    return hips + (target / size)[:, None, None] * (vertices_m - hips)
 
 
 def rotate(canonical_m: torch.Tensor, rotation: torch.Tensor) -> np.ndarray:
@@ -297,6 +318,8 @@ def bench_mediapipe(
     all_crops, mega, expected, mirrored, mirrored_all, baseline, floor, per_clip = [], [], [], [], [], [], [], {}
     viewed, baseline_viewed, mirrored_world, viewed_world = [], [], [], []
     lifted, lifted_viewed, mirrored_fused, viewed_fused = [], [], [], []
+    mirrored_steady: list[dict[str, np.ndarray]] = []
+    viewed_sized: dict[str, list[dict[str, np.ndarray]]] = {}
     share = 0.2  # session 9's default, world landmarks alone
 
     def fused(vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
@@ -328,13 +351,18 @@ def bench_mediapipe(
         live_mesh = mirror_averaged(predictor, tokenizer, crops, threshold)
         mirrored.append(errors_mm(live_mesh, truth_cam))
         mirrored_world.append(errors_mm(fused(live_mesh, world_landmarks(crops)), truth_cam))
-        mirrored_fused.append(errors_mm(fused_default(live_mesh, crops, None), truth_cam))
+        live_fused_mesh = fused_default(live_mesh, crops, None)
+        mirrored_fused.append(errors_mm(live_fused_mesh, truth_cam))
+        mirrored_steady.append(errors_mm(sized(live_fused_mesh, "steady"), truth_cam))
         mirrored_all.append(errors_mm(mirror_averaged(predictor, tokenizer, crops, 0.0), truth_cam))
         seen_mirrored = mirror_view_crops(crops, clip_mirror_view(detections))
         view_mesh = mirror_averaged(predictor, tokenizer, crops, threshold, seen_mirrored)
         viewed.append(errors_mm(view_mesh, truth_cam))
         viewed_world.append(errors_mm(fused(view_mesh, world_landmarks(crops, seen_mirrored)), truth_cam))
-        viewed_fused.append(errors_mm(fused_default(view_mesh, crops, seen_mirrored), truth_cam))
+        view_fused_mesh = fused_default(view_mesh, crops, seen_mirrored)
+        viewed_fused.append(errors_mm(view_fused_mesh, truth_cam))
+        for how in ("steady", "track"):
+            viewed_sized.setdefault(how, []).append(errors_mm(sized(view_fused_mesh, how), truth_cam))
         truth_joints = body_joints(truth_lm)
         lifted.append(body_joint_errors_mm(lift_joints(lifter, crops), truth_joints))
         lifted_viewed.append(body_joint_errors_mm(lift_joints(lifter, crops, seen_mirrored), truth_joints))
@@ -410,6 +438,8 @@ def bench_mediapipe(
         "mega_mirror_view_fused": (view_fused := summary(joined(viewed_fused))),
         "lifter": summary(joined(lifted)),
         "lifter_mirror_view": summary(joined(lifted_viewed)),
+        "mega_expected_mirror_fused_steady": summary(joined(mirrored_steady)),
+        **{f"mega_mirror_view_fused_{how}": summary(joined(parts)) for how, parts in viewed_sized.items()},
         "mediapipe_world": mp_all,
         "mediapipe_world_mirror_view": (mp_view_all := summary(joined(baseline_viewed))),
         "mpjpe_change_vs_mediapipe": round(mega_all["mpjpe"] / mp_all["mpjpe"] - 1, 3),

@@ -7,8 +7,9 @@ against the clip's ground truth; the report ends with means weighted by matched 
 
 Usage: ``python benchmarks/bench_smooth.py STORES GT_DIR [--setting NAME=ACCEL,FLOOR,GAIN,CENTROID ...]
 [--out FILE.json]``. A store ``DIR/NAME*.zarr`` is scored against ``GT_DIR/NAME.gt.zarr``. Default settings:
-``session5`` (accel 6 m/s^2, floor 0.01 m, gain 1.5, centroid 6: one setting for everything) and ``default``
-(``SmoothConfig()``). Session 13 chose the defaults with it (models/mega_anny/MODEL_CARD.md, "Smoothing, session 13").
+``session5`` (accel 6 m/s^2, floor 0.01 m, gain 1.5, centroid 6: one setting for everything), ``default``
+(``SmoothConfig()``) and ``running_size`` (the default without the whole track's size, ``track_size=False``).
+Session 13 chose the defaults with it (models/mega_anny/MODEL_CARD.md, "Smoothing, session 13").
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SETTINGS = {
         accel_std_m_s2=6.0, measurement_floor_m=0.01, uncertainty_gain=1.5, centroid_accel_std_m_s2=6.0
     ),
     "default": SmoothConfig(),
+    "running_size": SmoothConfig(track_size=False),  # each mesh at the size the run held it (before session 22)
 }
 
 
@@ -45,7 +47,7 @@ def parse_setting(text: str) -> tuple[str, SmoothConfig]:
         ) from error
     config = SmoothConfig(
         accel_std_m_s2=accel, measurement_floor_m=floor, uncertainty_gain=gain, centroid_accel_std_m_s2=centroid
-    )
+    )  # the other fields (turns, track size) as the default
     return name, config
 
 

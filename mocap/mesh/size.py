@@ -5,6 +5,9 @@ landmarks, which are normalised to the crop, so only the body's proportions spea
 wavers by ~5 % around a per-person value (45 test renders). Through the placement (``mocap.mesh.placement``) that
 wavering is depth jitter too: a body 5 % larger is put 5 % farther. So each track keeps the sizes its meshes had,
 and each new mesh is scaled to their running median (this frame's included, causal: live runs get the same).
+Offline runs know the whole track: their last pass (``mocap.smooth.offline``) scales every mesh again, to the median of
+all the sizes its person's frames answered, past and future (:func:`track_size_scales`; on the 45 test renders the
+fused mesh's MPJPE 99.5 -> 98.0 mm against the running median's 99.5, models/lifter_anny/MODEL_CARD.md).
 
 Frames: camera orientation, metres; the scale is about the mesh's hip centre (BlazePose 23, 24).
 """
@@ -66,3 +69,29 @@ class TrackSizes:
                     apart.clear()
             out[row] = float(np.median(seen)) if seen else size
         return out
+
+
+def track_size_scales(own_m: npt.NDArray[np.floating], held_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """One track's frames in order -> (n,) the factor taking each mesh from the size the run held it at (``held_m``,
+    (n,): the running median :class:`TrackSizes` gave it) to the median of its person's own sizes (``own_m``, (n,):
+    each frame's answer before that) over the whole track.
+
+    A person change is where the running median restarted (:data:`SWITCH_RATIO`): a step of more than half that
+    between two frames, which the median of sizes held within it cannot make. The frames just before it whose own
+    sizes were already off the old median (the run that made the restart) are the new person's. Each person gets
+    the median of their own sizes; frames with none readable keep the size they were held at."""
+    own, held = np.asarray(own_m, np.float64), np.asarray(held_m, np.float64)
+    readable = np.isfinite(own) & (own > 0)
+    starts = [0, *(np.flatnonzero(np.abs(held[1:] / held[:-1] - 1) > SWITCH_RATIO / 2) + 1).tolist()]
+    for i in range(1, len(starts)):  # move each change back over the frames already apart from the old size
+        old = held[starts[i] - 1]
+        while starts[i] - 1 > starts[i - 1] and (
+            not readable[starts[i] - 1] or abs(own[starts[i] - 1] / old - 1) > SWITCH_RATIO
+        ):
+            starts[i] -= 1
+    target = held.copy()
+    for start, stop in zip(starts, [*starts[1:], len(own)], strict=True):
+        answered = own[start:stop][readable[start:stop]]
+        if len(answered):
+            target[start:stop] = np.median(answered)
+    return target / held

@@ -53,6 +53,7 @@ class MeshEstimate:
     translation_cam_m: npt.NDArray[np.float32]  # (N, 3) the mesh's origin (MEGA's vertex centroid), camera frame
     translation_variance_m2: npt.NDArray[np.float32]  # (N, 3) its variance per axis (0: MEGA's crop camera's)
     sampled: npt.NDArray[np.bool_]  # (N,) whether K samples measured the uncertainty
+    body_size_m: npt.NDArray[np.float32]  # (N,) the frame's own body size, m, before the steady one
 
     def track_fields(self) -> dict[str, np.ndarray]:
         """The per-track arrays the store keeps (float16 where millimetres are plenty)."""
@@ -67,6 +68,7 @@ class MeshEstimate:
             "vertices_cam_m": self.meshes.vertices_cam_m.astype(np.float16),
             "vertex_uncertainty_m": self.meshes.vertex_uncertainty_m.astype(np.float16),
             "joints_cam_m": self.meshes.joints_cam_m,
+            "body_size_m": self.body_size_m,
         }
 
 
@@ -189,8 +191,8 @@ class MeshEstimator:
             estimates.append((lift_joints(self.models.lifter, crops, seen_mirrored), self.policy.lift_share))
         oriented = fuse_joint_estimates(canonical @ rotation.transpose(1, 2), estimates).numpy()  # (N, V, 3) camera
         centred_joints = regress_landmarks(torch.from_numpy(oriented)).numpy()  # (N, 33, 3) BlazePose-compatible
+        size = skeleton_size_m(centred_joints)  # (N,) the frame's own answer; the offline pass reads it back
         if self.policy.steady_size:
-            size = skeleton_size_m(centred_joints)
             scale = (self.sizes.steady(tracks.track_id, size) / size)[:, None, None]  # (N, 1, 1)
             hips = centred_joints[:, HIPS].mean(axis=1, keepdims=True)  # (N, 1, 3)
             oriented = hips + scale * (oriented - hips)
@@ -209,7 +211,15 @@ class MeshEstimator:
         vertices = (oriented + translation[:, None, :]).astype(np.float32)  # (N, V, 3)
         joints = (centred_joints + translation[:, None, :]).astype(np.float32)  # regressor rows sum to 1
         meshes = Meshes(tracks.track_id, vertices, uncertainty.numpy().astype(np.float32), joints)
-        return MeshEstimate(crops, tokens, meshes, translation.astype(np.float32), variance.astype(np.float32), sampled)
+        return MeshEstimate(
+            crops,
+            tokens,
+            meshes,
+            translation.astype(np.float32),
+            variance.astype(np.float32),
+            sampled,
+            size.astype(np.float32),
+        )
 
     def deterministic_mesh(self, crops: Crops, tokens: TokenPredictions) -> Answer:
         """MEGA's argmax-pass answer for ``crops`` (refined when the policy says so) -> canonical meshes (N, V, 3),

@@ -48,6 +48,10 @@ class SmoothConfig:
         turn_window_frames: offline, a frame whose torso faces away from the frames within this many frames of it
             is coasted through (:mod:`mocap.smooth.outliers`); live, up to half as many frames turned round from
             the track's last one are, then the track starts afresh. 0 smooths every frame.
+        track_size: offline, scale each mesh first to the median of the body sizes its person's frames answered over
+            the whole track (:func:`mocap.mesh.size.track_size_scales`), about the camera's centre, so that its image
+            stays where it was; the run held each at the running median of the sizes so far. Stores without the
+            frames' own sizes (``body_size_m``, written since session 22) keep the sizes they hold.
 
     The defaults were chosen on 30 validation renders end to end (models/mega_anny/MODEL_CARD.md, "Smoothing, session
     13"): session 5's single setting (accel 6, floor 0.01, gain 1.5 for everything), chosen for MEGA's meshes before
@@ -62,6 +66,7 @@ class SmoothConfig:
     per_vertex: bool = False
     centroid_accel_std_m_s2: float = 2.0
     turn_window_frames: int = 7
+    track_size: bool = True
 
     @classmethod
     def live(cls) -> SmoothConfig:

@@ -25,6 +25,7 @@ import torch
 
 from mocap.body.landmarks import regress_landmarks
 from mocap.io.store import TrackData, open_store, replace_track_field
+from mocap.mesh.size import skeleton_size_m, track_size_scales
 from mocap.smooth.kalman import SmoothConfig, smooth_track, vertex_weights_m
 from mocap.smooth.outliers import turn_breaks, turned_frames
 
@@ -92,6 +93,8 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
         if "vertices_cam_m" not in track.fields or len(track) < 2:
             continue
         vertices = track["vertices_cam_m"]
+        if config.track_size:
+            vertices = _track_sized(track, vertices)
         turned, breaks = _turns(track, vertices, config)
         if turned.any() or breaks.any():
             log.info(
@@ -113,6 +116,25 @@ def smooth_store(path: str | Path, config: SmoothConfig | None = None) -> int:
     return done
 
 
+def _track_sized(track: TrackData, vertices_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    """(n, V, 3) camera-frame meshes scaled about the camera's centre to the track's size (``SmoothConfig.track_size``);
+    as they are when the store has no ``body_size_m`` (written before session 22)."""
+    if "body_size_m" not in track.fields:
+        log.info("track %d: no per-frame body sizes in the store (before session 22): sizes kept", track.track_id)
+        return np.asarray(vertices_m, np.float32)
+    held = skeleton_size_m(_joints(track, vertices_m))  # (n,) the size each mesh was written at
+    scales = track_size_scales(track["body_size_m"], held)
+    log.info("track %d: meshes scaled to the track's size by %.3f-%.3f", track.track_id, scales.min(), scales.max())
+    return (np.asarray(vertices_m, np.float64) * scales[:, None, None]).astype(np.float32)
+
+
+def _joints(track: TrackData, vertices_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+    """(n, 33, 3) the store's joints of the track, or regressed from its ``vertices_m`` (n, V, 3)."""
+    if "joints_cam_m" in track.fields:
+        return np.asarray(track["joints_cam_m"], np.float32)
+    return regress_landmarks(torch.from_numpy(np.asarray(vertices_m, np.float32))).numpy()
+
+
 def _turns(
     track: TrackData, vertices_m: npt.NDArray[np.floating], config: SmoothConfig
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -121,9 +143,6 @@ def _turns(
     n = len(vertices_m)
     if config.turn_window_frames <= 0:
         return np.zeros(n, bool), np.zeros(n, bool)
-    if "joints_cam_m" in track.fields:
-        joints = np.asarray(track["joints_cam_m"])
-    else:
-        joints = regress_landmarks(torch.from_numpy(np.asarray(vertices_m, np.float32))).numpy()
+    joints = _joints(track, vertices_m)
     turned = turned_frames(joints, track.frame_index, config.turn_window_frames)
     return turned, turn_breaks(joints, ~turned)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mocap.mesh.size import LIMBS, SWITCH_FRAMES, TrackSizes, skeleton_size_m
+from mocap.mesh.size import LIMBS, SWITCH_FRAMES, TrackSizes, skeleton_size_m, track_size_scales
 
 
 def test_skeleton_size_sums_the_limbs_and_scales_with_the_body() -> None:
@@ -43,3 +43,25 @@ def test_a_track_that_changes_person_learns_the_new_size() -> None:
     followed = [sizes.steady(ids, np.array([5.5]))[0] for _ in range(SWITCH_FRAMES)]
     assert followed[-2] < 4.5 and followed[-1] == 5.5
     assert sizes.steady(ids, np.array([4.0]))[0] == 5.5  # the old person's sizes are gone
+
+
+def test_the_offline_pass_takes_each_track_to_the_median_of_all_its_sizes() -> None:
+    rng = np.random.default_rng(2)
+    own = 4.0 * (1 + rng.normal(0, 0.05, 40))  # the frames' own answers, wavering about the person's size
+    own[:5] *= 1.1  # a start the running median cannot yet tell from the rest
+    sizes = TrackSizes()
+    held = np.concatenate([sizes.steady(np.array([1]), own[i : i + 1]) for i in range(len(own))])
+    scales = track_size_scales(own, held)
+    np.testing.assert_allclose(held * scales, np.median(own))  # every frame at the whole track's median
+    assert scales[:5].std() > 0, "the first frames were held at sizes of the frames so far"
+
+
+def test_the_offline_pass_gives_each_person_of_a_track_their_own_size() -> None:
+    own = np.concatenate([np.full(20, 4.0), np.full(30, 5.2)])  # the track changed person at frame 20
+    own[[3, 25]] = [np.nan, 0.0]  # unread sizes
+    sizes = TrackSizes()
+    held = np.concatenate([sizes.steady(np.array([1]), own[i : i + 1]) for i in range(len(own))])
+    sized = held * track_size_scales(own, held)
+    assert (held[20 : 20 + SWITCH_FRAMES] == 4.0).all(), "the run held the new person at the old size a while"
+    np.testing.assert_allclose(sized[:20], 4.0)
+    np.testing.assert_allclose(sized[20:], 5.2)  # from the change on, not from the running median's restart

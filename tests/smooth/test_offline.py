@@ -4,8 +4,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from mocap.body.landmarks import regress_landmarks
 from mocap.io.store import StoreWriter, open_store
+from mocap.mesh.size import skeleton_size_m
 from mocap.smooth.kalman import SmoothConfig
 from mocap.smooth.offline import smooth_sequence, smooth_store
 from mocap.types import FrameResult, Tracks, TrackState
@@ -107,3 +110,43 @@ def test_smooth_store_replaces_the_smoothed_fields(tmp_path: Path) -> None:
     raw, smoothed = track["vertices_cam_m"].astype(np.float32), track["vertices_smoothed_cam_m"].astype(np.float32)
     assert np.abs(smoothed - base).mean() < np.abs(raw - base).mean()
     assert np.abs(track["joints_smoothed_cam_m"]).sum() > 0, "joints are regressed from the smoothed mesh"
+
+
+def _store_of_sizes(path: Path, held: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """A store of one track: a still body at ~3 m written at sizes ``held`` (about the camera's centre), with the
+    frames' own sizes ``own`` (both as factors of the body's); returns the body's vertices (V, 3)."""
+    rng = np.random.default_rng(3)
+    base = (rng.normal(0, 0.3, (V, 3)) + np.array([0.2, -0.1, 3.0])).astype(np.float32)
+    size = skeleton_size_m(regress_landmarks(torch.from_numpy(base[None])).numpy())[0]
+    with StoreWriter(path, attrs={"fps": 30.0}) as writer:
+        for i, factor in enumerate(held):
+            vertices = (factor * base)[None]
+            fields = {
+                "vertices_cam_m": vertices.astype(np.float16),
+                "vertex_uncertainty_m": np.zeros((1, V), np.float16),
+                "joints_cam_m": regress_landmarks(torch.from_numpy(vertices)).numpy(),
+            }
+            if own is not None:
+                fields["body_size_m"] = np.array([own[i] * size], np.float32)
+            writer.write(FrameResult(i, i / 30, (640, 480), _tracks(1), fields))
+    return base
+
+
+def test_the_offline_pass_scales_each_track_to_its_median_size_in_place(tmp_path: Path) -> None:
+    held = np.array([1.0, 1.0, 1.02, 1.04, 1.05, 1.06, 1.06, 1.06])  # the running median, settling
+    own = np.array([1.0, 1.1, 1.1, 1.12, 1.08, 1.1, 1.09, 1.11])  # the frames' answers: median 1.1
+    base = _store_of_sizes(tmp_path / "run.zarr", held, own)
+    smooth_store(tmp_path / "run.zarr", SmoothConfig(turn_window_frames=0))
+    smoothed = open_store(tmp_path / "run.zarr").track(1)["vertices_smoothed_cam_m"].astype(np.float64)
+    np.testing.assert_allclose(smoothed, np.broadcast_to(1.1 * base, smoothed.shape), atol=0.01)
+    image = smoothed[..., :2] / smoothed[..., 2:]  # the camera sees the same picture: only depth and size moved
+    np.testing.assert_allclose(image, np.broadcast_to(base[:, :2] / base[:, 2:], image.shape), atol=0.003)
+
+
+def test_stores_without_the_frames_sizes_keep_theirs(tmp_path: Path) -> None:
+    held = np.array([1.0, 1.0, 1.02, 1.04, 1.05, 1.06])
+    for name, config in (("old.zarr", SmoothConfig()), ("off.zarr", SmoothConfig(track_size=False))):
+        _store_of_sizes(tmp_path / name, held, None if name == "old.zarr" else held + 0.1)
+        smooth_store(tmp_path / name, replace(config, turn_window_frames=0))
+    old, off = (open_store(tmp_path / n).track(1)["vertices_smoothed_cam_m"] for n in ("old.zarr", "off.zarr"))
+    np.testing.assert_array_equal(old, off)
