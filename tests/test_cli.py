@@ -418,6 +418,13 @@ def test_a_person_keeps_their_size_from_frame_to_frame(mesh_run: Path, tmp_path:
     assert np.abs(wavering / np.median(wavering) - 1).max() > 0.01, wavering
     running_median = [np.median(wavering[: k + 1]) for k in range(len(wavering))]
     np.testing.assert_allclose(sizes, running_median, rtol=2e-3)
+    # Each frame's own size is stored; the offline pass holds the smoothed meshes at the whole track's median of it.
+    track, free_track = store.track(store.track_ids[0]), free.track(free.track_ids[0])
+    np.testing.assert_allclose(free_track["body_size_m"], skeleton_size_m(free_track["joints_cam_m"]), rtol=1e-4)
+    assert store.attrs["config"]["offline_smooth"]["track_size"] is True
+    assert free.attrs["config"]["offline_smooth"]["track_size"] is False  # --no-steady-size: every frame's own
+    whole = np.median(track["body_size_m"])
+    np.testing.assert_allclose(skeleton_size_m(track["joints_smoothed_cam_m"]), whole, rtol=0.01)
 
 
 def test_refine_puts_the_mesh_on_the_detected_landmarks(mesh_run: Path, tmp_path: Path) -> None:

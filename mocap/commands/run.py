@@ -114,8 +114,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--steady-size",
         action=argparse.BooleanOptionalAction,
         default=PolicyConfig.steady_size,
-        help="scale each person's mesh to the running median size of their track (default on: a person's size does "
-        "not change, and the depth is read from it; off when an id switch would hand one person's size to another)",
+        help="scale each person's mesh to the running median size of their track, and offline at the end to the "
+        "median over the whole track (default on: a person's size does not change, and the depth is read from it; "
+        "off when an id switch would hand one person's size to another)",
     )
     p.add_argument(
         "--mirror-view",
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
         mesh=not args.no_mesh,
         policy=policy,
         live_smooth=replace(SmoothConfig.live(), turn_window_frames=args.turn_window),
-        offline_smooth=SmoothConfig(turn_window_frames=args.turn_window),
+        offline_smooth=SmoothConfig(turn_window_frames=args.turn_window, track_size=args.steady_size),
         focal_px=args.focal,
     )
     # Models load before anything is written: a missing model file costs nothing.

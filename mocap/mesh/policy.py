@@ -44,8 +44,9 @@ class PolicyConfig:
         ``mocap.mesh.fusion``; the two views' mean where the flipped frame was measured too): 0 = MEGA's own mesh,
         1 = onto the lifter's joints.
     world_share: how far it moves toward the detector's 3-D world landmarks at the same joints, on top (0 = not).
-        0.8 and 0.1 are within 0.2 mm of the best MPJPE on validation renders (0.8 and 0) with the better
-        PA-MPJPE (models/mega_anny/MODEL_CARD.md, "Fusion with the joint lifter").
+        1 and 0 (session 22; 0.8 and 0.1 before): first or equal on validation renders per crop, per track at the
+        whole track's size, and live (models/mega_anny/MODEL_CARD.md, "The whole track's size, and the fusion
+        shares again"). The world landmarks still reach the joints through the lifter, which reads them.
     place_on_landmarks: solve each mesh's translation again after the fusion so that its 12 body joints project
         onto the detector's 2-D landmarks (``mocap.mesh.placement``); False keeps MEGA's crop camera's translation.
     steady_size: scale each fused mesh about its hip centre to its track's running median size (``mocap.mesh.size``),
@@ -59,8 +60,8 @@ class PolicyConfig:
     decode: Literal["expected", "argmax"] = "expected"
     refine_iterations: int = 0
     mirror_threshold: float = 0.4
-    lift_share: float = 0.8
-    world_share: float = 0.1
+    lift_share: float = 1.0
+    world_share: float = 0.0
     place_on_landmarks: bool = True
     steady_size: bool = True
 
