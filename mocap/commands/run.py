@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="STEPS",
         help="pull each mesh onto the detected landmarks with STEPS Adam steps in the tokenizer's latent space "
         "(0 = off; 10 is a good value: the mesh sits on the person in overlays, ~0.15 s per person and frame on "
-        "one CPU thread)",
+        "one CPU thread; with --lift-share 1 the body joints are the lifter's, so it moves only the surface between)",
     )
     p.add_argument(
         "--mirror-above",
