@@ -125,7 +125,7 @@ def _track_sized(track: TrackData, vertices_m: npt.NDArray[np.floating]) -> npt.
     held = skeleton_size_m(_joints(track, vertices_m))  # (n,) the size each mesh was written at
     scales = track_size_scales(track["body_size_m"], held)
     log.info("track %d: meshes scaled to the track's size by %.3f-%.3f", track.track_id, scales.min(), scales.max())
-    return (np.asarray(vertices_m, np.float64) * scales[:, None, None]).astype(np.float32)
+    return np.asarray(vertices_m, np.float32) * scales.astype(np.float32)[:, None, None]  # no float64 copy: (n, V, 3)
 
 
 def _joints(track: TrackData, vertices_m: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
